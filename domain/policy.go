@@ -1,0 +1,309 @@
+package domain
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration that reads and writes Go duration strings
+// ("48h", "90m", "5s") in YAML so a policy file stays human.
+type Duration time.Duration
+
+// D is the time.Duration value.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String renders "48h" rather than "48h0m0s".
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// MarshalYAML writes the duration string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// UnmarshalYAML reads a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: duration must be a string like 48h: %w", n.Line, err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Policy holds every timing and threshold of the brief. Defaults() carries the
+// seeds' figures; a YAML file overrides any subset. Amounts are minor units of
+// Currency.
+type Policy struct {
+	Currency     string             `yaml:"currency"`
+	Window       WindowPolicy       `yaml:"window"`
+	Review       ReviewPolicy       `yaml:"review"`
+	Abuse        AbusePolicy        `yaml:"abuse"`
+	Returnless   ReturnlessPolicy   `yaml:"returnless"`
+	Shipping     ShippingPolicy     `yaml:"shipping"`
+	Inspection   InspectionPolicy   `yaml:"inspection"`
+	Fees         FeePolicy          `yaml:"fees"`
+	FastLane     FastLanePolicy     `yaml:"vip_fast_lane"`
+	Exchange     ExchangePolicy     `yaml:"exchange"`
+	Repair       RepairPolicy       `yaml:"repair"`
+	Survey       SurveyPolicy       `yaml:"survey"`
+	Compensation CompensationPolicy `yaml:"compensation"`
+}
+
+// WindowPolicy is how long after delivery a return may be opened.
+type WindowPolicy struct {
+	Default             Duration            `yaml:"default"`
+	Categories          map[string]Duration `yaml:"categories"`
+	FinalSaleCategories []string            `yaml:"final_sale_categories"`
+}
+
+// ReviewPolicy is the support SLA and auto-approval.
+type ReviewPolicy struct {
+	ReplySLA               Duration          `yaml:"reply_sla"`
+	ReplyReminderBefore    Duration          `yaml:"reply_reminder_before"`
+	DecisionSLA            Duration          `yaml:"decision_sla"`
+	DecisionReminderBefore Duration          `yaml:"decision_reminder_before"`
+	InfoWithin             Duration          `yaml:"info_within"`
+	InfoReminderBefore     Duration          `yaml:"info_reminder_before"`
+	AutoApprove            AutoApprovePolicy `yaml:"auto_approve"`
+	Routing                RoutingPolicy     `yaml:"routing"`
+}
+
+// AutoApprovePolicy lists what skips human review.
+type AutoApprovePolicy struct {
+	MerchantFaultWithPhoto bool  `yaml:"merchant_fault_with_photo"`
+	MaxValue               int64 `yaml:"max_value"`
+	VIP                    bool  `yaml:"vip"`
+}
+
+// RoutingPolicy says who reviews.
+type RoutingPolicy struct {
+	Team         string `yaml:"team"`
+	VIPAgent     string `yaml:"vip_agent"`
+	BulkAgent    string `yaml:"bulk_agent"`
+	BulkQuantity int    `yaml:"bulk_quantity"`
+}
+
+// AbusePolicy sends frequent returners to a human.
+type AbusePolicy struct {
+	Period     Duration `yaml:"period"`
+	MaxReturns int      `yaml:"max_returns"`
+	MaxValue   int64    `yaml:"max_value"`
+}
+
+// ReturnlessPolicy is the "keep it" threshold.
+type ReturnlessPolicy struct {
+	MaxValue int64 `yaml:"max_value"`
+}
+
+// ShippingPolicy holds the return-shipment deadlines.
+type ShippingPolicy struct {
+	ChoiceWithin          Duration `yaml:"choice_within"`
+	ChoiceReminderBefore  Duration `yaml:"choice_reminder_before"`
+	PickupWithin          Duration `yaml:"pickup_within"`
+	PickupReminderBefore  Duration `yaml:"pickup_reminder_before"`
+	DropoffWithin         Duration `yaml:"dropoff_within"`
+	DropoffReminderBefore Duration `yaml:"dropoff_reminder_before"`
+	LogisticsBuffer       Duration `yaml:"logistics_buffer"`
+	TransitWithin         Duration `yaml:"transit_within"`
+}
+
+// InspectionPolicy is the warehouse SLA.
+type InspectionPolicy struct {
+	Within Duration `yaml:"within"`
+}
+
+// ReasonFees are the fees one reason carries.
+type ReasonFees struct {
+	HandlingFee    int64 `yaml:"handling_fee"`
+	RestockingBps  int64 `yaml:"restocking_bps"`
+	ReturnShipping int64 `yaml:"return_shipping"`
+	GoodwillCoupon int64 `yaml:"goodwill_coupon"`
+}
+
+// FeePolicy is the fee table by reason.
+type FeePolicy struct {
+	ByReason map[Reason]ReasonFees `yaml:"by_reason"`
+}
+
+// FastLanePolicy refunds VIPs at the first carrier scan.
+type FastLanePolicy struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// ExchangePolicy covers out-of-stock choices and advance exchanges.
+type ExchangePolicy struct {
+	ChoiceWithin         Duration       `yaml:"choice_within"`
+	ChoiceReminderBefore Duration       `yaml:"choice_reminder_before"`
+	ChoiceDefault        ExchangeChoice `yaml:"choice_default"`
+	AdvanceForVIP        bool           `yaml:"advance_for_vip"`
+	AdvanceHoldWindow    Duration       `yaml:"advance_hold_window"`
+}
+
+// RepairPolicy is the repair turnaround.
+type RepairPolicy struct {
+	Within Duration `yaml:"within"`
+}
+
+// SurveyPolicy is how long a survey answer is accepted after closing.
+type SurveyPolicy struct {
+	Window Duration `yaml:"window"`
+}
+
+// CompensationPolicy is what the merchant gives when it breaches its own SLA.
+type CompensationPolicy struct {
+	CouponOnBreach int64 `yaml:"coupon_on_breach"`
+}
+
+const (
+	hour = Duration(time.Hour)
+	day  = 24 * hour
+)
+
+// Defaults returns the policy with the seeds' figures: 7-day window, 24 h reply
+// and 48 h decision SLA, 48 h pickup plus a 2-day buffer, inspection within
+// 24 h.
+func Defaults() Policy {
+	customerFault := ReasonFees{HandlingFee: 1000, ReturnShipping: 1200}
+	merchantFault := ReasonFees{}
+	return Policy{
+		Currency: DefaultCurrency,
+		Window: WindowPolicy{
+			Default:             7 * day,
+			Categories:          map[string]Duration{"electronics": 15 * day, "fresh_food": 1 * day},
+			FinalSaleCategories: []string{"clearance", "personal_care"},
+		},
+		Review: ReviewPolicy{
+			ReplySLA: 24 * hour, ReplyReminderBefore: 4 * hour,
+			DecisionSLA: 48 * hour, DecisionReminderBefore: 8 * hour,
+			InfoWithin: 3 * day, InfoReminderBefore: 24 * hour,
+			AutoApprove: AutoApprovePolicy{MerchantFaultWithPhoto: true, MaxValue: 5000, VIP: true},
+			Routing:     RoutingPolicy{Team: "support", VIPAgent: "vip-desk", BulkAgent: "wholesale-desk", BulkQuantity: 20},
+		},
+		Abuse:      AbusePolicy{Period: 90 * day, MaxReturns: 5, MaxValue: 500000},
+		Returnless: ReturnlessPolicy{MaxValue: 3000},
+		Shipping: ShippingPolicy{
+			ChoiceWithin: 3 * day, ChoiceReminderBefore: 24 * hour,
+			PickupWithin: 48 * hour, PickupReminderBefore: 12 * hour,
+			DropoffWithin: 7 * day, DropoffReminderBefore: 24 * hour,
+			LogisticsBuffer: 2 * day,
+			TransitWithin:   10 * day,
+		},
+		Inspection: InspectionPolicy{Within: 24 * hour},
+		Fees: FeePolicy{ByReason: map[Reason]ReasonFees{
+			ReasonDefective:        merchantFault,
+			ReasonWrongItem:        {GoodwillCoupon: 1000},
+			ReasonMissingParts:     merchantFault,
+			ReasonDamagedInTransit: merchantFault,
+			ReasonNotAsDescribed:   merchantFault,
+			ReasonSizeFit:          customerFault,
+			ReasonChangedMind:      customerFault,
+			ReasonOther:            customerFault,
+		}},
+		FastLane: FastLanePolicy{Enabled: true},
+		Exchange: ExchangePolicy{
+			ChoiceWithin: 2 * day, ChoiceReminderBefore: 12 * hour, ChoiceDefault: ChoiceRefund,
+			AdvanceForVIP: true, AdvanceHoldWindow: 14 * day,
+		},
+		Repair:       RepairPolicy{Within: 10 * day},
+		Survey:       SurveyPolicy{Window: 7 * day},
+		Compensation: CompensationPolicy{CouponOnBreach: 500},
+	}
+}
+
+// LoadPolicy reads YAML over the defaults: a file that sets only
+// shipping.pickup_within keeps every other default. Unknown keys are errors,
+// so a typo never silently leaves a default in force.
+func LoadPolicy(data []byte) (Policy, error) {
+	p := Defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty file is io.EOF and means "all defaults".
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return Policy{}, fmt.Errorf("read policy: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+// YAML renders the effective policy in the same format LoadPolicy reads.
+func (p Policy) YAML() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
+		return nil, fmt.Errorf("write policy: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// Validate refuses settings that would make a deadline meaningless.
+func (p Policy) Validate() error {
+	var pr problems
+	positive := map[string]Duration{
+		"window.default": p.Window.Default, "review.reply_sla": p.Review.ReplySLA,
+		"review.decision_sla": p.Review.DecisionSLA, "review.info_within": p.Review.InfoWithin,
+		"shipping.choice_within": p.Shipping.ChoiceWithin, "shipping.pickup_within": p.Shipping.PickupWithin,
+		"shipping.dropoff_within": p.Shipping.DropoffWithin, "shipping.transit_within": p.Shipping.TransitWithin,
+		"inspection.within": p.Inspection.Within, "exchange.choice_within": p.Exchange.ChoiceWithin,
+		"exchange.advance_hold_window": p.Exchange.AdvanceHoldWindow, "repair.within": p.Repair.Within,
+		"survey.window": p.Survey.Window,
+	}
+	for _, k := range sortedKeys(positive) {
+		if positive[k] <= 0 {
+			pr.add(k, "must be a positive duration")
+		}
+	}
+	if p.Shipping.LogisticsBuffer < 0 {
+		pr.add("shipping.logistics_buffer", "must not be negative")
+	}
+	if p.Review.DecisionSLA < p.Review.ReplySLA {
+		pr.add("review.decision_sla", "must not be shorter than review.reply_sla")
+	}
+	switch p.Exchange.ChoiceDefault {
+	case ChoiceRefund, ChoiceStoreCredit, ChoiceWait:
+	default:
+		pr.add("exchange.choice_default", "must be refund, store_credit or wait")
+	}
+	for r, f := range p.Fees.ByReason {
+		if !r.Valid() {
+			pr.add("fees.by_reason."+string(r), "is not a reason")
+		}
+		if f.HandlingFee < 0 || f.ReturnShipping < 0 || f.GoodwillCoupon < 0 || f.RestockingBps < 0 || f.RestockingBps > 10000 {
+			pr.add("fees.by_reason."+string(r), "fees must be >= 0 and restocking_bps <= 10000")
+		}
+	}
+	if p.Currency == "" {
+		pr.add("currency", "is required")
+	}
+	return pr.err()
+}
+
+// WindowFor is the return window of a category.
+func (p Policy) WindowFor(category string) time.Duration {
+	if d, ok := p.Window.Categories[category]; ok && category != "" {
+		return d.D()
+	}
+	return p.Window.Default.D()
+}
+
+// FeesFor is the fee row of a reason.
+func (p Policy) FeesFor(r Reason) ReasonFees { return p.Fees.ByReason[r] }
