@@ -1,0 +1,186 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
+
+	"github.com/rma-dev/rma/domain"
+)
+
+// RejectedError is a business refusal from a partner (card declined, label
+// refused for the address, unknown SKU). Retrying cannot fix it, so the
+// activity fails non-retryably and the workflow hands it to support.
+type RejectedError struct {
+	Code    string
+	Message string
+}
+
+func (e *RejectedError) Error() string { return e.Code + ": " + e.Message }
+
+// Rejected builds a RejectedError.
+func Rejected(code, format string, args ...any) error {
+	return &RejectedError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Activities are the return workflow's side effects. One value is shared by
+// every worker goroutine, so it holds only the ports and the logger.
+type Activities struct {
+	Carrier   Carrier
+	Inventory Inventory
+	Payments  Payments
+	Notifier  Notifier
+	Store     Store
+	Logger    *zap.Logger
+}
+
+// business turns a partner refusal into a non-retryable application error
+// typed by its code; anything else stays retryable.
+func business(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rej *RejectedError
+	if errors.As(err, &rej) {
+		return temporal.NewNonRetryableApplicationError(rej.Message, rej.Code, err)
+	}
+	return err
+}
+
+func (a *Activities) log(ctx context.Context, rmaID string) *zap.Logger {
+	l := a.Logger
+	if l == nil {
+		l = zap.NewNop()
+	}
+	info := activity.GetInfo(ctx)
+	return l.With(zap.String("rma_id", rmaID), zap.String("activity", info.ActivityType.Name), zap.Int32("attempt", info.Attempt))
+}
+
+// CreateReturnLabel books the return label (and pickup).
+func (a *Activities) CreateReturnLabel(ctx context.Context, req LabelRequest) (Label, error) {
+	l, err := a.Carrier.CreateLabel(ctx, req)
+	if err != nil {
+		a.log(ctx, req.RMAID).Warn("create label failed", zap.Error(err))
+		return Label{}, business(fmt.Errorf("create label: %w", err))
+	}
+	a.log(ctx, req.RMAID).Info("label booked", zap.String("tracking", l.TrackingNumber), zap.String("method", string(req.Method)))
+	return l, nil
+}
+
+// VoidReturnLabel voids a label and cancels its pickup.
+func (a *Activities) VoidReturnLabel(ctx context.Context, req VoidLabelRequest) error {
+	if err := a.Carrier.VoidLabel(ctx, req); err != nil {
+		return business(fmt.Errorf("void label: %w", err))
+	}
+	a.log(ctx, req.RMAID).Info("label voided", zap.String("tracking", req.TrackingNumber))
+	return nil
+}
+
+// ShipToCustomer sends a replacement, reship or repaired item.
+func (a *Activities) ShipToCustomer(ctx context.Context, req ShipRequest) (Shipment, error) {
+	s, err := a.Carrier.Ship(ctx, req)
+	if err != nil {
+		return Shipment{}, business(fmt.Errorf("ship %s: %w", req.Purpose, err))
+	}
+	a.log(ctx, req.RMAID).Info("shipped", zap.String("line_id", req.LineID), zap.String("purpose", req.Purpose), zap.String("tracking", s.TrackingNumber))
+	return s, nil
+}
+
+// OpenCarrierClaim opens a lost/damaged claim with the tracking record.
+func (a *Activities) OpenCarrierClaim(ctx context.Context, req ClaimRequest) (Claim, error) {
+	c, err := a.Carrier.OpenClaim(ctx, req)
+	if err != nil {
+		return Claim{}, business(fmt.Errorf("open claim: %w", err))
+	}
+	a.log(ctx, req.RMAID).Info("carrier claim opened", zap.String("claim_id", c.ClaimID))
+	return c, nil
+}
+
+// ReserveStock reserves a replacement; out of stock is a normal answer.
+func (a *Activities) ReserveStock(ctx context.Context, req ReserveRequest) (Reservation, error) {
+	r, err := a.Inventory.Reserve(ctx, req)
+	if err != nil {
+		return Reservation{}, business(fmt.Errorf("reserve %s: %w", req.SKU, err))
+	}
+	a.log(ctx, req.RMAID).Info("reserve", zap.String("sku", req.SKU), zap.Bool("reserved", r.Reserved), zap.Bool("backordered", r.Backordered))
+	return r, nil
+}
+
+// ReleaseStock gives a reservation back.
+func (a *Activities) ReleaseStock(ctx context.Context, req StockRequest) error {
+	if err := a.Inventory.Release(ctx, req); err != nil {
+		return business(fmt.Errorf("release %s: %w", req.SKU, err))
+	}
+	a.log(ctx, req.RMAID).Info("reservation released", zap.String("sku", req.SKU))
+	return nil
+}
+
+// CommitStock turns a reservation into a shipment from stock.
+func (a *Activities) CommitStock(ctx context.Context, req StockRequest) error {
+	if err := a.Inventory.Commit(ctx, req); err != nil {
+		return business(fmt.Errorf("commit %s: %w", req.SKU, err))
+	}
+	a.log(ctx, req.RMAID).Info("reservation committed", zap.String("sku", req.SKU))
+	return nil
+}
+
+// MoveStock applies an inspection disposition to a returned item.
+func (a *Activities) MoveStock(ctx context.Context, req MoveRequest) error {
+	if err := a.Inventory.Move(ctx, req); err != nil {
+		return business(fmt.Errorf("move %s to %s: %w", req.SKU, req.To, err))
+	}
+	a.log(ctx, req.RMAID).Info("stock moved", zap.String("sku", req.SKU), zap.String("to", req.To))
+	return nil
+}
+
+// MoveMoney executes one idempotent money movement.
+func (a *Activities) MoveMoney(ctx context.Context, req PaymentRequest) (PaymentResult, error) {
+	if req.Key == "" {
+		return PaymentResult{}, temporal.NewNonRetryableApplicationError("payment without idempotency key", "MissingKey", nil)
+	}
+	res, err := a.Payments.Execute(ctx, req)
+	if err != nil {
+		a.log(ctx, req.RMAID).Warn("payment failed", zap.String("key", req.Key), zap.Error(err))
+		return PaymentResult{}, business(fmt.Errorf("%s %s: %w", req.Kind, req.Amount, err))
+	}
+	a.log(ctx, req.RMAID).Info("money moved", zap.String("kind", req.Kind), zap.String("key", req.Key), zap.Int64("amount", req.Amount.Amount), zap.String("currency", req.Amount.Currency))
+	return res, nil
+}
+
+// Notify sends one notification.
+func (a *Activities) Notify(ctx context.Context, n Notification) error {
+	if err := a.Notifier.Notify(ctx, n); err != nil {
+		return business(fmt.Errorf("notify %s %s: %w", n.To, n.Template, err))
+	}
+	a.log(ctx, n.RMAID).Info("notified", zap.String("to", n.To), zap.String("template", n.Template))
+	return nil
+}
+
+// CustomerHistoryInput asks for a customer's recent returns.
+type CustomerHistoryInput struct {
+	RMAID      string    `json:"rma_id"`
+	CustomerID string    `json:"customer_id"`
+	Since      time.Time `json:"since"`
+}
+
+// CustomerHistory reads the customer's returns within the abuse period.
+func (a *Activities) CustomerHistory(ctx context.Context, in CustomerHistoryInput) (domain.CustomerHistory, error) {
+	h, err := a.Store.CustomerHistory(ctx, in.CustomerID, in.RMAID, in.Since)
+	if err != nil {
+		return domain.CustomerHistory{}, business(fmt.Errorf("customer history: %w", err))
+	}
+	return h, nil
+}
+
+// Project writes the read model.
+func (a *Activities) Project(ctx context.Context, p Projection) error {
+	if err := a.Store.Project(ctx, p); err != nil {
+		return business(fmt.Errorf("project seq %d: %w", p.Seq, err))
+	}
+	return nil
+}

@@ -1,0 +1,418 @@
+// Package memport holds in-memory implementations of the activity ports.
+// Workflow tests run real activities against them, so idempotency and the
+// ledger are exercised for real; Faults makes any operation fail on demand.
+package memport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+)
+
+// ErrInjected is the transient failure Faults injects.
+var errInjected = errors.New("injected fault: partner unavailable")
+
+// Faults fails named operations ("payments.refund", "carrier.label", ...).
+type Faults struct {
+	mu     sync.Mutex
+	always map[string]bool
+	next   map[string]int
+	calls  map[string]int
+}
+
+// Always makes op fail until Clear.
+func (f *Faults) Always(op string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.always == nil {
+		f.always = map[string]bool{}
+	}
+	f.always[op] = true
+}
+
+// Next makes op fail its next n calls.
+func (f *Faults) Next(op string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.next == nil {
+		f.next = map[string]int{}
+	}
+	f.next[op] = n
+}
+
+// Clear removes every fault.
+func (f *Faults) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.always, f.next = nil, nil
+}
+
+// Calls counts attempts of op, failed ones included.
+func (f *Faults) Calls(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[op]
+}
+
+func (f *Faults) check(op string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[op]++
+	if f.always[op] {
+		return fmt.Errorf("%s: %w", op, errInjected)
+	}
+	if f.next[op] > 0 {
+		f.next[op]--
+		return fmt.Errorf("%s: %w", op, errInjected)
+	}
+	return nil
+}
+
+// idem remembers request bodies by key: the same key with the same body
+// returns the first result, with a different body it is refused, as at
+// Stripe.
+type idem struct {
+	bodies  map[string][]byte
+	results map[string]any
+}
+
+func (i *idem) lookup(key string, req any) (any, bool, error) {
+	b, _ := json.Marshal(req)
+	if i.bodies == nil {
+		i.bodies, i.results = map[string][]byte{}, map[string]any{}
+	}
+	if prev, ok := i.bodies[key]; ok {
+		if string(prev) != string(b) {
+			return nil, false, activities.Rejected("idempotency_conflict", "key %s reused with a different request", key)
+		}
+		return i.results[key], true, nil
+	}
+	i.bodies[key] = b
+	return nil, false, nil
+}
+
+func (i *idem) store(key string, v any) { i.results[key] = v }
+
+// Carrier is an in-memory carrier.
+type Carrier struct {
+	Faults
+	mu       sync.Mutex
+	idem     idem
+	n        int
+	Labels   []activities.LabelRequest
+	Voided   []string
+	Shipped  []activities.ShipRequest
+	Claims   []activities.ClaimRequest
+	Rejected map[string]bool // purposes refused non-retryably
+}
+
+// CreateLabel implements activities.Carrier.
+func (c *Carrier) CreateLabel(_ context.Context, req activities.LabelRequest) (activities.Label, error) {
+	if err := c.check("carrier.label"); err != nil {
+		return activities.Label{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok, err := c.idem.lookup(req.Key, req); err != nil || ok {
+		l, _ := v.(activities.Label)
+		return l, err
+	}
+	c.n++
+	l := activities.Label{TrackingNumber: fmt.Sprintf("RT%06d", c.n), LabelURL: fmt.Sprintf("https://labels.example/RT%06d.pdf", c.n), ReturnAddress: "Returns Center, 1 Warehouse Rd"}
+	c.Labels = append(c.Labels, req)
+	c.idem.store(req.Key, l)
+	return l, nil
+}
+
+// VoidLabel implements activities.Carrier.
+func (c *Carrier) VoidLabel(_ context.Context, req activities.VoidLabelRequest) error {
+	if err := c.check("carrier.void"); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok, err := c.idem.lookup(req.Key, req); err != nil || ok {
+		return err
+	}
+	c.Voided = append(c.Voided, req.TrackingNumber)
+	c.idem.store(req.Key, nil)
+	return nil
+}
+
+// Ship implements activities.Carrier.
+func (c *Carrier) Ship(_ context.Context, req activities.ShipRequest) (activities.Shipment, error) {
+	if err := c.check("carrier.ship"); err != nil {
+		return activities.Shipment{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.Rejected[req.Purpose] {
+		return activities.Shipment{}, activities.Rejected("address_rejected", "carrier refuses the address")
+	}
+	if v, ok, err := c.idem.lookup(req.Key, req); err != nil || ok {
+		s, _ := v.(activities.Shipment)
+		return s, err
+	}
+	c.n++
+	s := activities.Shipment{TrackingNumber: fmt.Sprintf("OB%06d", c.n)}
+	c.Shipped = append(c.Shipped, req)
+	c.idem.store(req.Key, s)
+	return s, nil
+}
+
+// OpenClaim implements activities.Carrier.
+func (c *Carrier) OpenClaim(_ context.Context, req activities.ClaimRequest) (activities.Claim, error) {
+	if err := c.check("carrier.claim"); err != nil {
+		return activities.Claim{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok, err := c.idem.lookup(req.Key, req); err != nil || ok {
+		cl, _ := v.(activities.Claim)
+		return cl, err
+	}
+	c.n++
+	cl := activities.Claim{ClaimID: fmt.Sprintf("CLM%06d", c.n)}
+	c.Claims = append(c.Claims, req)
+	c.idem.store(req.Key, cl)
+	return cl, nil
+}
+
+// Inventory is in-memory stock with reservations.
+type Inventory struct {
+	Faults
+	mu       sync.Mutex
+	idem     idem
+	Stock    map[string]int
+	Prices   map[string]domain.Money
+	ETA      map[string]time.Time
+	Reserved map[string]int // by reservation key RMA/line
+	Released []string
+	Commits  []string
+	Moves    []activities.MoveRequest
+}
+
+// NewInventory stocks the given SKUs at the given price.
+func NewInventory() *Inventory {
+	return &Inventory{Stock: map[string]int{}, Prices: map[string]domain.Money{}, ETA: map[string]time.Time{}, Reserved: map[string]int{}}
+}
+
+// Reserve implements activities.Inventory.
+func (inv *Inventory) Reserve(_ context.Context, req activities.ReserveRequest) (activities.Reservation, error) {
+	if err := inv.check("inventory.reserve"); err != nil {
+		return activities.Reservation{}, err
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if v, ok, err := inv.idem.lookup(req.Key, req); err != nil || ok {
+		r, _ := v.(activities.Reservation)
+		return r, err
+	}
+	price, known := inv.Prices[req.SKU]
+	if !known {
+		return activities.Reservation{}, activities.Rejected("unknown_sku", "no such SKU %s", req.SKU)
+	}
+	r := activities.Reservation{UnitPrice: price}
+	switch {
+	case inv.Stock[req.SKU] >= req.Quantity:
+		inv.Stock[req.SKU] -= req.Quantity
+		inv.Reserved[req.RMAID+"/"+req.LineID] += req.Quantity
+		r.Reserved = true
+	case req.Backorder:
+		r.Reserved, r.Backordered = true, true
+		inv.Reserved[req.RMAID+"/"+req.LineID] += req.Quantity
+	default:
+		if eta, ok := inv.ETA[req.SKU]; ok {
+			r.RestockETA = &eta
+		}
+		for sku, n := range inv.Stock {
+			if n >= req.Quantity && sku != req.SKU {
+				r.Alternatives = append(r.Alternatives, sku)
+			}
+		}
+		sort.Strings(r.Alternatives)
+	}
+	inv.idem.store(req.Key, r)
+	return r, nil
+}
+
+// Release implements activities.Inventory.
+func (inv *Inventory) Release(_ context.Context, req activities.StockRequest) error {
+	if err := inv.check("inventory.release"); err != nil {
+		return err
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if _, ok, err := inv.idem.lookup(req.Key, req); err != nil || ok {
+		return err
+	}
+	k := req.RMAID + "/" + req.LineID
+	inv.Stock[req.SKU] += inv.Reserved[k]
+	delete(inv.Reserved, k)
+	inv.Released = append(inv.Released, k)
+	inv.idem.store(req.Key, nil)
+	return nil
+}
+
+// Commit implements activities.Inventory.
+func (inv *Inventory) Commit(_ context.Context, req activities.StockRequest) error {
+	if err := inv.check("inventory.commit"); err != nil {
+		return err
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if _, ok, err := inv.idem.lookup(req.Key, req); err != nil || ok {
+		return err
+	}
+	k := req.RMAID + "/" + req.LineID
+	delete(inv.Reserved, k)
+	inv.Commits = append(inv.Commits, k)
+	inv.idem.store(req.Key, nil)
+	return nil
+}
+
+// Move implements activities.Inventory.
+func (inv *Inventory) Move(_ context.Context, req activities.MoveRequest) error {
+	if err := inv.check("inventory.move"); err != nil {
+		return err
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if _, ok, err := inv.idem.lookup(req.Key, req); err != nil || ok {
+		return err
+	}
+	if req.To == activities.MovementRestock {
+		inv.Stock[req.SKU] += req.Quantity
+	}
+	inv.Moves = append(inv.Moves, req)
+	inv.idem.store(req.Key, nil)
+	return nil
+}
+
+// Payments is an in-memory payment ledger.
+type Payments struct {
+	Faults
+	mu      sync.Mutex
+	idem    idem
+	Ledger  []activities.PaymentRequest
+	Decline map[string]bool // kinds refused non-retryably
+}
+
+// Execute implements activities.Payments.
+func (p *Payments) Execute(_ context.Context, req activities.PaymentRequest) (activities.PaymentResult, error) {
+	if err := p.check("payments." + req.Kind); err != nil {
+		return activities.PaymentResult{}, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.Decline[req.Kind] {
+		return activities.PaymentResult{}, activities.Rejected("card_declined", "the card was declined")
+	}
+	if v, ok, err := p.idem.lookup(req.Key, req); err != nil || ok {
+		r, _ := v.(activities.PaymentResult)
+		return r, err
+	}
+	res := activities.PaymentResult{ID: fmt.Sprintf("PAY%04d", len(p.Ledger)+1), Status: "succeeded", Amount: req.Amount}
+	p.Ledger = append(p.Ledger, req)
+	p.idem.store(req.Key, res)
+	return res, nil
+}
+
+// Entries returns ledger entries of a kind, in order.
+func (p *Payments) Entries(kind string) []activities.PaymentRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []activities.PaymentRequest
+	for _, e := range p.Ledger {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Notifier is an in-memory outbox.
+type Notifier struct {
+	Faults
+	mu     sync.Mutex
+	seen   map[string]bool
+	Outbox []activities.Notification
+}
+
+// Notify implements activities.Notifier; the key dedupes retries.
+func (n *Notifier) Notify(_ context.Context, m activities.Notification) error {
+	if err := n.check("notify." + m.Template); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.seen == nil {
+		n.seen = map[string]bool{}
+	}
+	if n.seen[m.Key] {
+		return nil
+	}
+	n.seen[m.Key] = true
+	n.Outbox = append(n.Outbox, m)
+	return nil
+}
+
+// Templates lists sent templates to an audience, in order.
+func (n *Notifier) Templates(to string) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for _, m := range n.Outbox {
+		if m.To == to {
+			out = append(out, m.Template)
+		}
+	}
+	return out
+}
+
+// Store is an in-memory read model keeping the newest projection.
+type Store struct {
+	Faults
+	mu          sync.Mutex
+	Returns     map[string]activities.Projection
+	History     map[string]domain.CustomerHistory
+	Projections int
+}
+
+// CustomerHistory implements activities.Store.
+func (s *Store) CustomerHistory(_ context.Context, customerID, _ string, _ time.Time) (domain.CustomerHistory, error) {
+	if err := s.check("store.history"); err != nil {
+		return domain.CustomerHistory{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.History[customerID], nil
+}
+
+// Project implements activities.Store: an older Seq never overwrites a newer.
+func (s *Store) Project(_ context.Context, p activities.Projection) error {
+	if err := s.check("store.project"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Returns == nil {
+		s.Returns = map[string]activities.Projection{}
+	}
+	s.Projections++
+	if cur, ok := s.Returns[p.Return.ID]; ok && cur.Seq >= p.Seq {
+		return nil
+	}
+	s.Returns[p.Return.ID] = p
+	return nil
+}

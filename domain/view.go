@@ -1,0 +1,121 @@
+package domain
+
+import "time"
+
+// Return is a return as API.md shows it. The workflow owns and mutates it; the
+// status query, the read model and the API all serve this one shape.
+type Return struct {
+	ID                        string          `json:"id"`
+	OrderID                   string          `json:"order_id"`
+	Kind                      Kind            `json:"kind"`
+	Status                    Status          `json:"status"`
+	Channel                   Channel         `json:"channel"`
+	Customer                  Customer        `json:"customer"`
+	Lines                     []LineState     `json:"lines"`
+	RefundTotal               Money           `json:"refund_total"`
+	FeesTotal                 Money           `json:"fees_total"`
+	Deadline                  *Deadline       `json:"deadline"`
+	WaitingOn                 *WaitingOn      `json:"waiting_on"`
+	Timeline                  []TimelineEntry `json:"timeline"`
+	TrackingNumber            string          `json:"tracking_number"`
+	ReplacementTrackingNumber string          `json:"replacement_tracking_number,omitempty"`
+	ShippingMethod            ShippingMethod  `json:"shipping_method,omitempty"`
+	Assignee                  string          `json:"assignee,omitempty"`
+	Decision                  string          `json:"decision,omitempty"`
+	DeclineReason             string          `json:"decline_reason,omitempty"`
+	IneligibleReason          string          `json:"ineligible_reason,omitempty"`
+	ClaimID                   string          `json:"claim_id,omitempty"`
+	Attention                 *Attention      `json:"attention,omitempty"`
+	SLABreaches               []string        `json:"sla_breaches,omitempty"`
+	Compensation              *Money          `json:"compensation,omitempty"`
+	GoodwillCoupon            *Money          `json:"goodwill_coupon,omitempty"`
+	Survey                    *Survey         `json:"survey,omitempty"`
+	Notes                     []TimelineEntry `json:"notes,omitempty"`
+	// Stages records when each stage was reached (requested, approved,
+	// label, picked_up, delivered, received, inspected, resolved, closed)
+	// for the read model's KPIs.
+	Stages    map[string]time.Time `json:"stages,omitempty"`
+	CreatedAt time.Time            `json:"created_at"`
+	UpdatedAt time.Time            `json:"updated_at"`
+}
+
+// Deadline is the next deadline the return waits on.
+type Deadline struct {
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at"`
+}
+
+// TimelineEntry is one thing that happened, for humans.
+type TimelineEntry struct {
+	At     time.Time `json:"at"`
+	Type   string    `json:"type"`
+	Actor  string    `json:"actor"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Attention says what failed when a return needs a human.
+type Attention struct {
+	Step  string    `json:"step"`
+	Error string    `json:"error"`
+	Since time.Time `json:"since"`
+	// Resume is the status the return goes back to once the step succeeds.
+	Resume Status `json:"resume"`
+}
+
+// Survey is the customer's satisfaction answer.
+type Survey struct {
+	Score   int       `json:"score"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// LineState is a line with what happened to it.
+type LineState struct {
+	Line
+	Eligible         bool        `json:"eligible"`
+	IneligibleReason string      `json:"ineligible_reason,omitempty"`
+	Returnless       bool        `json:"returnless,omitempty"`
+	Inspection       *Inspection `json:"inspection,omitempty"`
+	Refund           *LineRefund `json:"refund,omitempty"`
+	RefundMethod     Resolution  `json:"refund_method,omitempty"`
+	// Replacement is set for exchanges: the reserved SKU and its state.
+	Replacement *Replacement `json:"replacement,omitempty"`
+	// OutboundTracking is the parcel sent to the customer for reship,
+	// repair or return-to-customer.
+	OutboundTracking string `json:"outbound_tracking,omitempty"`
+}
+
+// Inspection is the warehouse verdict on a line.
+type Inspection struct {
+	Result           InspectionResult `json:"result"`
+	Disposition      Disposition      `json:"disposition"`
+	Note             string           `json:"note,omitempty"`
+	Photos           []string         `json:"photos,omitempty"`
+	ReclassifiedFrom Reason           `json:"reclassified_from,omitempty"`
+	At               time.Time        `json:"at"`
+}
+
+// Replacement tracks an exchange's new item.
+type Replacement struct {
+	SKU            string `json:"sku"`
+	Reserved       bool   `json:"reserved"`
+	Backordered    bool   `json:"backordered,omitempty"`
+	UnitPrice      Money  `json:"unit_price"`
+	PriceDiff      Money  `json:"price_difference"`
+	Advance        bool   `json:"advance,omitempty"`
+	HoldCaptured   bool   `json:"hold_captured,omitempty"`
+	HoldReleased   bool   `json:"hold_released,omitempty"`
+	Shipped        bool   `json:"shipped,omitempty"`
+	TrackingNumber string `json:"tracking_number,omitempty"`
+	Delivered      bool   `json:"delivered,omitempty"`
+}
+
+// Line returns a pointer to the line with that ID, or nil.
+func (r *Return) Line(id string) *LineState {
+	for i := range r.Lines {
+		if r.Lines[i].LineID == id {
+			return &r.Lines[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package workflows_test
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/activities/memport"
+	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/worker"
+	"github.com/rma-dev/rma/workflows"
+)
+
+const rmaID = "RMA-T1"
+
+// t0 is the test clock's start; orders were delivered two days before.
+var (
+	t0        = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	delivered = t0.Add(-48 * time.Hour)
+)
+
+func cny(a int64) domain.Money { return domain.Money{Amount: a, Currency: "CNY"} }
+
+// harness runs the real Return workflow with the real activities over the
+// in-memory ports, on the SDK's time-skipping test environment.
+type harness struct {
+	t       *testing.T
+	suite   testsuite.WorkflowTestSuite
+	env     *testsuite.TestWorkflowEnvironment
+	carrier *memport.Carrier
+	inv     *memport.Inventory
+	pay     *memport.Payments
+	notes   *memport.Notifier
+	store   *memport.Store
+	policy  domain.Policy
+	events  int
+	result  domain.Return
+}
+
+type updResult struct {
+	name      string
+	rejected  error
+	completed bool
+	err       error
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{t: t, carrier: &memport.Carrier{}, inv: memport.NewInventory(), pay: &memport.Payments{},
+		notes: &memport.Notifier{}, store: &memport.Store{History: map[string]domain.CustomerHistory{}}, policy: domain.Defaults()}
+	h.suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	h.env = h.suite.NewTestWorkflowEnvironment()
+	h.env.SetStartTime(t0)
+	for sku, price := range map[string]int64{"SKU-RED-M": 19900, "SKU-RED-L": 19900, "SKU-RED-XL": 21900, "SKU-BLUE-L": 17900, "SKU-LAMP": 9900} {
+		h.inv.Prices[sku] = cny(price)
+		h.inv.Stock[sku] = 5
+	}
+	worker.Register(h.env, &activities.Activities{Carrier: h.carrier, Inventory: h.inv, Payments: h.pay, Notifier: h.notes, Store: h.store})
+	return h
+}
+
+// request is a standard customer's defective item with a photo: the
+// merchant's fault with evidence, so policy auto-approves it.
+func request(lines ...domain.Line) domain.Request {
+	if len(lines) == 0 {
+		lines = []domain.Line{line("L1", "SKU-RED-M", 19900, domain.ReasonDefective, domain.ResolutionRefund)}
+	}
+	return domain.Request{OrderID: "SO-1001", Kind: domain.KindReturn, DeliveredAt: delivered, Channel: domain.ChannelWeb,
+		Customer: domain.Customer{ID: "C-1", Tier: domain.TierStandard, Locale: domain.LocaleZhCN, Email: "c1@example.com"}, Lines: lines}
+}
+
+func line(id, sku string, price int64, reason domain.Reason, res domain.Resolution) domain.Line {
+	l := domain.Line{LineID: id, SKU: sku, Batch: "B2026-11", Quantity: 1, UnitPrice: cny(price), Reason: reason, Resolution: res}
+	if reason.MerchantFault() {
+		l.Photos = []string{"https://img.example/" + id + ".jpg"}
+	}
+	return l
+}
+
+func exchangeRequest(to string) domain.Request {
+	l := line("L1", "SKU-RED-M", 19900, domain.ReasonSizeFit, domain.ResolutionExchange)
+	l.ExchangeSKU = to
+	r := request(l)
+	r.Kind = domain.KindExchange
+	return r
+}
+
+func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
+
+func (h *harness) updateID(name, id string, arg any) *updResult {
+	res := &updResult{name: name}
+	h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+		OnReject:   func(err error) { res.rejected = err },
+		OnAccept:   func() {},
+		OnComplete: func(_ any, err error) { res.completed, res.err = true, err },
+	}, arg)
+	return res
+}
+
+var updateSeq int
+
+func (h *harness) update(name string, arg any) *updResult {
+	updateSeq++
+	return h.updateID(name, fmt.Sprintf("upd-%d", updateSeq), arg)
+}
+
+// mustUpdate sends an update and fails the test, one tick later, unless it
+// completed without error.
+func (h *harness) mustUpdate(name string, arg any) {
+	res := h.update(name, arg)
+	h.env.RegisterDelayedCallback(func() {
+		require.Nil(h.t, res.rejected, "%s rejected", name)
+		require.True(h.t, res.completed, "%s did not complete", name)
+		require.NoError(h.t, res.err, name)
+	}, time.Second)
+}
+
+func (h *harness) status() domain.Return {
+	v, err := h.env.QueryWorkflow(workflows.QueryStatus)
+	require.NoError(h.t, err)
+	var r domain.Return
+	require.NoError(h.t, v.Get(&r))
+	return r
+}
+
+func (h *harness) carrierEvent(typ domain.CarrierEventType, detail string) {
+	h.events++
+	h.env.SignalWorkflow(workflows.SignalCarrierEvent, workflows.CarrierEvent{
+		EventID: fmt.Sprintf("ev-%d", h.events), TrackingNumber: h.status().TrackingNumber, Type: typ,
+		OccurredAt: h.env.Now(), Detail: detail,
+	})
+}
+
+func (h *harness) run(req domain.Request) domain.Return {
+	h.env.ExecuteWorkflow(workflows.WorkflowType, workflows.StartInput{RMAID: rmaID, Request: req, Policy: h.policy, Actor: "backend:test"})
+	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
+	require.NoError(h.t, h.env.GetWorkflowError())
+	require.NoError(h.t, h.env.GetWorkflowResult(&h.result))
+	return h.result
+}
+
+// shipAndInspect plays the customer, carrier and warehouse for a return
+// approved at once: pickup chosen, picked up, delivered, received and every
+// returned line inspected with the given results.
+func (h *harness) shipAndInspect(results map[string]domain.InspectionResult) {
+	h.at(time.Minute, func() { h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Actor: "customer", Method: domain.ShippingPickup}) })
+	h.at(2*time.Hour, func() { h.carrierEvent(domain.CarrierPickedUp, "") })
+	h.at(20*time.Hour, func() { h.carrierEvent(domain.CarrierDelivered, "") })
+	h.at(21*time.Hour, func() { h.mustUpdate(workflows.UpdateReceive, workflows.ReceiveInput{Actor: "warehouse:w1"}) })
+	h.at(22*time.Hour, func() { h.mustUpdate(workflows.UpdateInspection, inspection(results)) })
+}
+
+func inspection(results map[string]domain.InspectionResult) workflows.InspectionInput {
+	in := workflows.InspectionInput{Actor: "warehouse:w1"}
+	for _, id := range []string{"L1", "L2", "L3"} {
+		res, ok := results[id]
+		if !ok {
+			continue
+		}
+		d := domain.DispositionRestock
+		if res == domain.InspectionFail {
+			d = domain.DispositionQuarantine
+		}
+		in.Items = append(in.Items, workflows.InspectionItem{LineID: id, Result: res, Disposition: d, Note: "checked"})
+	}
+	return in
+}
+
+var allPass = map[string]domain.InspectionResult{"L1": domain.InspectionPass}
+
+func (h *harness) ledger(kind string) []int64 {
+	var out []int64
+	for _, e := range h.pay.Entries(kind) {
+		out = append(out, e.Amount.Amount)
+	}
+	return out
+}
+
+func timelineTypes(r domain.Return) []string {
+	var out []string
+	for _, e := range r.Timeline {
+		out = append(out, e.Type)
+	}
+	return out
+}

@@ -1,0 +1,318 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+)
+
+func passed(l domain.LineState) bool {
+	return l.Inspection != nil && l.Inspection.Result == domain.InspectionPass
+}
+
+// 6. Receive and inspect within the SLA from delivery; a breach escalates and
+// earns the customer a compensation coupon at close.
+func (r *returnRun) inspect(ctx workflow.Context) error {
+	if !r.needsReturnShipment() {
+		return nil
+	}
+	due := r.arrivedAt.Add(r.p.Inspection.Within.D())
+	all := func() bool {
+		for _, l := range r.v.Lines {
+			if needsShipment(l) && l.Inspection == nil {
+				return false
+			}
+		}
+		return true
+	}
+	met, err := r.waitUntil(ctx, due, "inspection SLA "+fmtTime(due), nil, all)
+	if err != nil {
+		return err
+	}
+	if !met {
+		r.breach(ctx, "inspection", "not inspected within "+r.p.Inspection.Within.String()+" of arrival")
+		r.setDeadline(ctx, nil, "escalated", "inspection SLA breached; escalated")
+		r.notify(ctx, activities.ToSupport, "inspection_escalated", map[string]string{"due": fmtTime(due)})
+		if err := r.await(ctx, all); err != nil {
+			return err
+		}
+	}
+	r.stage(ctx, "inspected")
+	for i := range r.v.Lines {
+		l := &r.v.Lines[i]
+		if l.Inspection == nil {
+			continue
+		}
+		if err := r.applyDisposition(ctx, l); err != nil {
+			return err
+		}
+		if from := l.Inspection.ReclassifiedFrom; from != "" {
+			r.notify(ctx, activities.ToCustomer, "reason_reclassified", map[string]string{"line_id": l.LineID, "from": string(from), "to": string(l.Reason), "note": l.Inspection.Note})
+		}
+		if l.Inspection.Result == domain.InspectionFail {
+			r.notify(ctx, activities.ToCustomer, "inspection_failed", map[string]string{"line_id": l.LineID, "note": l.Inspection.Note,
+				"disposition": string(l.Inspection.Disposition), "options": "return_to_customer,dispose,dispute"})
+			if l.Refund != nil {
+				r.notify(ctx, activities.ToSupport, "fast_lane_inspection_failed", map[string]string{"line_id": l.LineID, "refunded": l.Refund.Net.String()})
+			}
+		}
+	}
+	return nil
+}
+
+// applyDisposition moves the inspected item where the warehouse said.
+// Repairs of a repair-resolution line are driven by resolve.
+func (r *returnRun) applyDisposition(ctx workflow.Context, l *domain.LineState) error {
+	d := l.Inspection.Disposition
+	if d == domain.DispositionReturnToCustomer {
+		ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, "return-to-customer"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU,
+			Quantity: l.Quantity, Purpose: activities.ShipBackToCustomer, Customer: r.req.Customer}
+		var s activities.Shipment
+		if err := r.do(ctx, "return-to-customer-"+l.LineID, classCarrier, "send "+l.SKU+" back to the customer", act.ShipToCustomer, ship, &s); err != nil {
+			return err
+		}
+		l.OutboundTracking = s.TrackingNumber
+		return nil
+	}
+	if d == domain.DispositionRepair && l.Resolution == domain.ResolutionRepair && passed(*l) {
+		return nil
+	}
+	to := map[domain.Disposition]string{domain.DispositionRestock: activities.MovementRestock, domain.DispositionQuarantine: activities.MovementQuarantine,
+		domain.DispositionDispose: activities.MovementDispose, domain.DispositionRepair: activities.MovementRepairIntake}[d]
+	mv := activities.MoveRequest{Key: activities.Key(r.in.RMAID, l.LineID, "disposition"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Batch: l.Batch, Quantity: l.Quantity, To: to}
+	return r.do(ctx, "disposition-"+l.LineID, classStock, fmt.Sprintf("%s %d × %s", to, l.Quantity, l.SKU), act.MoveStock, mv, nil)
+}
+
+// 7. Resolve: pay passed and returnless lines, ship replacements, reship
+// missing items, run repairs.
+func (r *returnRun) resolve(ctx workflow.Context) error {
+	r.transition(ctx, domain.StatusResolving, waitOn(domain.WaitingSystem), nil, "resolving", "system", "")
+	if err := r.refundLines(ctx, "", func(l domain.LineState) bool { return l.Returnless || passed(l) }); err != nil {
+		return err
+	}
+	for i := range r.v.Lines {
+		l := &r.v.Lines[i]
+		if !l.Eligible {
+			continue
+		}
+		var err error
+		switch l.Resolution {
+		case domain.ResolutionExchange:
+			err = r.settleExchange(ctx, l)
+		case domain.ResolutionReship:
+			err = r.reship(ctx, l)
+		case domain.ResolutionRepair:
+			if passed(*l) {
+				err = r.repair(ctx, l)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.stage(ctx, "resolved")
+	return nil
+}
+
+// refundLines pays every picked money line not yet paid, fees deducted. The
+// payment key is the RMA, the line and "refund": the fast lane and resolve
+// can never both pay a line, and a retry never pays twice.
+func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(domain.LineState) bool) error {
+	var idx []int
+	var inputs []domain.RefundInput
+	for i, l := range r.v.Lines {
+		if l.Eligible && l.Resolution.PaysMoney() && l.Refund == nil && pick(l) {
+			idx = append(idx, i)
+			inputs = append(inputs, domain.RefundInput{LineID: l.LineID, Value: l.Value(), Reason: l.Reason})
+		}
+	}
+	if len(inputs) == 0 {
+		return nil
+	}
+	refunds := domain.ComputeRefunds(r.p, inputs, r.labelIssued && !r.shippingFeeSettled)
+	r.shippingFeeSettled = r.labelIssued
+	var total domain.Money
+	for j, rf := range refunds {
+		l := &r.v.Lines[idx[j]]
+		kind, method := activities.PayRefund, domain.ResolutionRefund
+		if l.Resolution == domain.ResolutionStoreCredit {
+			kind, method = activities.PayStoreCredit, domain.ResolutionStoreCredit
+		}
+		if rf.Net.Amount > 0 {
+			pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, l.LineID, "refund"), Kind: kind, RMAID: r.in.RMAID, LineID: l.LineID,
+				CustomerID: r.req.Customer.ID, Amount: rf.Net, Memo: fmt.Sprintf("%s %s, fees %s", kind, l.LineID, rf.Fees)}
+			if err := r.do(ctx, "refund-"+l.LineID, classMoney, fmt.Sprintf("%s %s for %s (fees %s)", kind, rf.Net, l.LineID, rf.Fees), act.MoveMoney, pay, nil); err != nil {
+				return err
+			}
+		}
+		rf := rf
+		l.Refund, l.RefundMethod = &rf, method
+		r.v.RefundTotal = r.v.RefundTotal.Add(rf.Net)
+		r.v.FeesTotal = r.v.FeesTotal.Add(rf.Fees)
+		total = total.Add(rf.Net)
+		r.addTimeline(ctx, "refunded", "payments", fmt.Sprintf("%s: %s %s (fees %s) %s", l.LineID, kind, rf.Net, rf.Fees, why))
+	}
+	r.stage(ctx, "refunded")
+	r.record(ctx, "refunded", "payments")
+	r.notify(ctx, activities.ToCustomer, "refunded", map[string]string{"amount": total.String(), "fees": r.v.FeesTotal.String()})
+	return nil
+}
+
+// settleExchange ships a passed exchange and settles its money; a failed one
+// releases the stock and keeps what the customer owes.
+func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) error {
+	rep := l.Replacement
+	if rep == nil {
+		return nil
+	}
+	diff := rep.PriceDiff
+	if passed(*l) {
+		if !rep.Shipped {
+			if err := r.shipReplacement(ctx, l); err != nil {
+				return err
+			}
+		}
+		if rep.HoldCaptured {
+			// The hold window ran out in transit, but the item came back fine.
+			if err := r.retrying(ctx, "advance-hold-refund-"+l.LineID, func() error {
+				return r.refundCharge(ctx, l.LineID, rep.UnitPrice.Mul(l.Quantity), "advance-hold-refund")
+			}); err != nil {
+				return err
+			}
+		} else if err := r.retrying(ctx, "void-hold-"+l.LineID, func() error { return r.settleHold(ctx, l.LineID, false) }); err != nil {
+			return err
+		}
+		if diff.Amount < 0 {
+			back := domain.Money{Amount: -diff.Amount, Currency: diff.Currency}
+			if err := r.retrying(ctx, "price-difference-refund-"+l.LineID, func() error {
+				return r.refundCharge(ctx, l.LineID, back, "price-difference-refund")
+			}); err != nil {
+				return err
+			}
+			r.addTimeline(ctx, "price_difference_refunded", "payments", l.LineID+": "+back.String())
+		}
+		return nil
+	}
+	if !rep.Shipped {
+		rel := activities.StockRequest{Key: activities.Key(r.in.RMAID, l.LineID, "release"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: rep.SKU, Quantity: l.Quantity}
+		if err := r.do(ctx, "release-"+l.LineID, classStock, "release reservation of "+rep.SKU+" for "+l.LineID, act.ReleaseStock, rel, nil); err != nil {
+			return err
+		}
+	} else if err := r.retrying(ctx, "capture-hold-"+l.LineID, func() error { return r.settleHold(ctx, l.LineID, true) }); err != nil {
+		return err
+	}
+	if diff.Amount > 0 && !rep.Shipped {
+		if err := r.retrying(ctx, "price-difference-reversal-"+l.LineID, func() error {
+			return r.refundCharge(ctx, l.LineID, diff, "price-difference-reversal")
+		}); err != nil {
+			return err
+		}
+	}
+	r.addTimeline(ctx, "exchange_not_shipped", "system", l.LineID+": inspection failed")
+	return nil
+}
+
+// reship sends a missing item again; nothing comes back.
+func (r *returnRun) reship(ctx workflow.Context, l *domain.LineState) error {
+	res := activities.ReserveRequest{Key: activities.Key(r.in.RMAID, l.LineID, "reship-reserve"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Quantity: l.Quantity, Backorder: true}
+	if err := r.do(ctx, "reship-reserve-"+l.LineID, classStock, fmt.Sprintf("reserve %d × %s to reship", l.Quantity, l.SKU), act.ReserveStock, res, nil); err != nil {
+		return err
+	}
+	commit := activities.StockRequest{Key: activities.Key(r.in.RMAID, l.LineID, "reship-commit"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Quantity: l.Quantity}
+	if err := r.do(ctx, "reship-commit-"+l.LineID, classStock, "commit "+l.SKU+" to reship", act.CommitStock, commit, nil); err != nil {
+		return err
+	}
+	ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, "reship"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU,
+		Quantity: l.Quantity, Purpose: activities.ShipReship, Customer: r.req.Customer}
+	var s activities.Shipment
+	if err := r.do(ctx, "reship-"+l.LineID, classCarrier, "reship missing "+l.SKU, act.ShipToCustomer, ship, &s); err != nil {
+		return err
+	}
+	l.OutboundTracking = s.TrackingNumber
+	r.addTimeline(ctx, "reshipped", "carrier", l.LineID+": "+l.SKU+" "+s.TrackingNumber)
+	r.notify(ctx, activities.ToCustomer, "reshipped", map[string]string{"sku": l.SKU, "tracking": s.TrackingNumber})
+	return nil
+}
+
+// repair sends the item to repair and back, within the repair SLA.
+func (r *returnRun) repair(ctx workflow.Context, l *domain.LineState) error {
+	mv := activities.MoveRequest{Key: activities.Key(r.in.RMAID, l.LineID, "repair-intake"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Batch: l.Batch, Quantity: l.Quantity, To: activities.MovementRepairIntake}
+	if err := r.do(ctx, "repair-intake-"+l.LineID, classStock, "send "+l.SKU+" to repair", act.MoveStock, mv, nil); err != nil {
+		return err
+	}
+	due := workflow.Now(ctx).Add(r.p.Repair.Within.D())
+	key := "repair:" + l.LineID
+	r.awaiting[key] = true
+	r.transition(ctx, domain.StatusResolving, waitOn(domain.WaitingWarehouse), deadlineAt("repair", due), "repair_started", "warehouse", l.LineID)
+	done := func() bool { return r.repairsDone[l.LineID] }
+	met, err := r.waitUntil(ctx, due, "repair due "+fmtTime(due), nil, done)
+	if err != nil {
+		return err
+	}
+	if !met {
+		r.breach(ctx, "repair", "repair not done within "+r.p.Repair.Within.String())
+		r.setDeadline(ctx, nil, "escalated", "repair overdue; escalated")
+		r.notify(ctx, activities.ToSupport, "repair_overdue", map[string]string{"line_id": l.LineID})
+		if err := r.await(ctx, done); err != nil {
+			return err
+		}
+	}
+	delete(r.awaiting, key)
+	ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, "repair-return"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU,
+		Quantity: l.Quantity, Purpose: activities.ShipRepairReturn, Customer: r.req.Customer}
+	var s activities.Shipment
+	if err := r.do(ctx, "repair-return-"+l.LineID, classCarrier, "ship repaired "+l.SKU+" back", act.ShipToCustomer, ship, &s); err != nil {
+		return err
+	}
+	l.OutboundTracking = s.TrackingNumber
+	r.transition(ctx, domain.StatusResolving, waitOn(domain.WaitingSystem), nil, "repair_shipped", "carrier", l.LineID+": "+s.TrackingNumber)
+	r.notify(ctx, activities.ToCustomer, "repair_shipped", map[string]string{"sku": l.SKU, "tracking": s.TrackingNumber})
+	return nil
+}
+
+// 8. Close: coupons owed, completion, then the survey window.
+func (r *returnRun) close(ctx workflow.Context) error {
+	var reasons []domain.Reason
+	for _, l := range r.v.Lines {
+		if l.Eligible && (l.Returnless || passed(l) || l.Resolution == domain.ResolutionReship) {
+			reasons = append(reasons, l.Reason)
+		}
+	}
+	if c := domain.GoodwillCoupon(r.p, reasons); c > 0 {
+		m := domain.Money{Amount: c, Currency: r.req.Currency()}
+		if err := r.coupon(ctx, "goodwill", m); err != nil {
+			return err
+		}
+		r.v.GoodwillCoupon = &m
+	}
+	if len(r.v.SLABreaches) > 0 && r.p.Compensation.CouponOnBreach > 0 {
+		m := domain.Money{Amount: r.p.Compensation.CouponOnBreach, Currency: r.req.Currency()}
+		if err := r.coupon(ctx, "sla-compensation", m); err != nil {
+			return err
+		}
+		r.v.Compensation = &m
+	}
+	r.stage(ctx, "closed")
+	r.surveyOpen = true
+	surveyDue := workflow.Now(ctx).Add(r.p.Survey.Window.D())
+	r.transition(ctx, domain.StatusCompleted, nil, nil, "completed", "system", fmt.Sprintf("refunded %s, fees %s", r.v.RefundTotal, r.v.FeesTotal))
+	r.notify(ctx, activities.ToCustomer, "completed", map[string]string{"refund_total": r.v.RefundTotal.String(),
+		"replacement_tracking": r.v.ReplacementTrackingNumber, "survey_until": fmtTime(surveyDue)})
+	if _, err := r.waitUntil(ctx, surveyDue, "survey window closes "+fmtTime(surveyDue), nil, func() bool { return r.v.Survey != nil }); err != nil {
+		return err
+	}
+	r.surveyOpen = false
+	return nil
+}
+
+func (r *returnRun) coupon(ctx workflow.Context, purpose string, m domain.Money) error {
+	pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, purpose), Kind: activities.PayCoupon, RMAID: r.in.RMAID, CustomerID: r.req.Customer.ID, Amount: m, Memo: purpose}
+	if err := r.do(ctx, purpose, classMoney, purpose+" coupon "+m.String(), act.MoveMoney, pay, nil); err != nil {
+		return err
+	}
+	r.addTimeline(ctx, purpose+"_coupon", "payments", m.String())
+	return nil
+}
