@@ -409,6 +409,12 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 				r.arrivedAt = workflow.Now(ctx)
 			}
 		case domain.CarrierException:
+			if r.v.ClaimID != "" || r.claiming {
+				// One claim per parcel; later exceptions are added evidence
+				// for support, not new claims.
+				r.notify(ctx, activities.ToSupport, "carrier_exception", map[string]string{"tracking": r.v.TrackingNumber, "detail": ev.Detail, "claim_id": r.v.ClaimID})
+				return
+			}
 			r.openClaim(ctx, ev)
 		}
 		return
@@ -429,9 +435,10 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 // openClaim files a lost/damaged claim with the tracking record as evidence.
 func (r *returnRun) openClaim(ctx workflow.Context, ev CarrierEvent) {
 	r.background++
-	defer func() { r.background-- }()
+	r.claiming = true
+	defer func() { r.background--; r.claiming = false }()
 	req := activities.ClaimRequest{
-		Key: activities.Key(r.in.RMAID, "carrier-claim", ev.EventID), RMAID: r.in.RMAID, TrackingNumber: r.v.TrackingNumber,
+		Key: activities.Key(r.in.RMAID, "carrier-claim"), RMAID: r.in.RMAID, TrackingNumber: r.v.TrackingNumber,
 		Detail: ev.Detail, Evidence: append([]activities.TrackingEvent(nil), r.tracking...), DeclaredValue: r.req.Total(),
 	}
 	var c activities.Claim

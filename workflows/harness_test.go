@@ -148,7 +148,9 @@ func (h *harness) run(req domain.Request) domain.Return {
 // approved at once: pickup chosen, picked up, delivered, received and every
 // returned line inspected with the given results.
 func (h *harness) shipAndInspect(results map[string]domain.InspectionResult) {
-	h.at(time.Minute, func() { h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Actor: "customer", Method: domain.ShippingPickup}) })
+	h.at(time.Minute, func() {
+		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Actor: "customer", Method: domain.ShippingPickup})
+	})
 	h.at(2*time.Hour, func() { h.carrierEvent(domain.CarrierPickedUp, "") })
 	h.at(20*time.Hour, func() { h.carrierEvent(domain.CarrierDelivered, "") })
 	h.at(21*time.Hour, func() { h.mustUpdate(workflows.UpdateReceive, workflows.ReceiveInput{Actor: "warehouse:w1"}) })

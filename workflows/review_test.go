@@ -67,7 +67,9 @@ func TestManualApproveWithinSLA(t *testing.T) {
 		require.Equal(t, t0.Add(24*time.Hour), s.Deadline.At)
 		require.Equal(t, "support", s.Assignee)
 	})
-	h.at(2*time.Hour, func() { h.mustUpdate(workflows.UpdateApprove, workflows.ApproveInput{Actor: "support:amy", Note: "ok"}) })
+	h.at(2*time.Hour, func() {
+		h.mustUpdate(workflows.UpdateApprove, workflows.ApproveInput{Actor: "support:amy", Note: "ok"})
+	})
 	h.at(3*time.Hour, func() {
 		require.Equal(t, domain.StatusAwaitingShipment, h.status().Status)
 		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup})
@@ -215,11 +217,11 @@ func TestInvalidCommandsAreRefused(t *testing.T) {
 	h.at(time.Hour, func() {
 		before = len(h.status().Timeline)
 		refused = append(refused,
-			h.update(workflows.UpdateReceive, workflows.ReceiveInput{Actor: "w"}),                                      // not shipped
-			h.update(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup}),     // not approved
-			h.update(workflows.UpdateDecline, workflows.DeclineInput{Actor: "support:amy"}),                            // no reason
-			h.update(workflows.UpdateSurvey, workflows.SurveyInput{Score: 5}),                                          // not completed
-			h.update(workflows.UpdateInfo, workflows.InfoInput{Answer: "x"}),                                           // nothing asked
+			h.update(workflows.UpdateReceive, workflows.ReceiveInput{Actor: "w"}),                                    // not shipped
+			h.update(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup}),   // not approved
+			h.update(workflows.UpdateDecline, workflows.DeclineInput{Actor: "support:amy"}),                          // no reason
+			h.update(workflows.UpdateSurvey, workflows.SurveyInput{Score: 5}),                                        // not completed
+			h.update(workflows.UpdateInfo, workflows.InfoInput{Answer: "x"}),                                         // nothing asked
 			h.update(workflows.UpdateResolveAttention, workflows.ResolveAttentionInput{Actor: "a", Action: "retry"}), // nothing failed
 		)
 		h.mustUpdate(workflows.UpdateApprove, workflows.ApproveInput{Actor: "support:amy"})
@@ -229,8 +231,8 @@ func TestInvalidCommandsAreRefused(t *testing.T) {
 			h.update(workflows.UpdateApprove, workflows.ApproveInput{Actor: "support:amy"}),               // approve twice
 			h.update(workflows.UpdateDecline, workflows.DeclineInput{Actor: "support:amy", Reason: "no"}), // decline after approve
 			h.update(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: "teleport"}),   // bad method
-			h.update(workflows.UpdateInspection, inspection(allPass)),                                      // not received
-			h.update(workflows.UpdateNote, workflows.NoteInput{Actor: "support:amy"}),                      // empty note
+			h.update(workflows.UpdateInspection, inspection(allPass)),                                     // not received
+			h.update(workflows.UpdateNote, workflows.NoteInput{Actor: "support:amy"}),                     // empty note
 		)
 	})
 	h.at(3*time.Hour, func() {

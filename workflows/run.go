@@ -78,6 +78,7 @@ type returnRun struct {
 	delivered  bool
 	arrivedAt  time.Time
 	background int
+	claiming   bool
 
 	comps       []compensation
 	labelIssued bool
