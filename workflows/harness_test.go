@@ -82,14 +82,6 @@ func line(id, sku string, price int64, reason domain.Reason, res domain.Resoluti
 	return l
 }
 
-func exchangeRequest(to string) domain.Request {
-	l := line("L1", "SKU-RED-M", 19900, domain.ReasonSizeFit, domain.ResolutionExchange)
-	l.ExchangeSKU = to
-	r := request(l)
-	r.Kind = domain.KindExchange
-	return r
-}
-
 func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
 
 func (h *harness) updateID(name, id string, arg any) *updResult {

@@ -228,8 +228,6 @@ func (r *returnRun) notify(ctx workflow.Context, to, template string, params map
 
 func waitOn(w domain.WaitingOn) *domain.WaitingOn { return &w }
 
-func (r *returnRun) now(ctx workflow.Context) time.Time { return workflow.Now(ctx) }
-
 func (r *returnRun) addTimeline(ctx workflow.Context, typ, actor, detail string) {
 	if len(r.v.Timeline) >= maxTimeline {
 		return

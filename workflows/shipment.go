@@ -19,16 +19,6 @@ func (r *returnRun) needsReturnShipment() bool {
 	return false
 }
 
-func (r *returnRun) returnedQuantity() int {
-	n := 0
-	for _, l := range r.v.Lines {
-		if needsShipment(l) {
-			n += l.Quantity
-		}
-	}
-	return n
-}
-
 // 5. Return shipment: the customer picks pickup or drop-off, we book the
 // label, and the parcel must move before its deadline plus the logistics
 // buffer or the return expires.

@@ -1,0 +1,25 @@
+# The README's test command is `make test`: format, vet, staticcheck,
+# workflowcheck, then every test. Tools are pinned and installed on demand.
+GO            ?= go
+GOBIN         := $(shell $(GO) env GOPATH)/bin
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+export GOTOOLCHAIN := local
+
+.PHONY: test lint tools fmt
+
+test: lint
+	$(GO) test -count=1 ./...
+
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+	$(GOBIN)/workflowcheck ./...
+
+tools:
+	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
+	@test -x $(GOBIN)/workflowcheck || $(GO) install $(WORKFLOWCHECK)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
