@@ -42,7 +42,9 @@ func TestHistoryBudget(t *testing.T) {
 	h.at(4*time.Hour, func() {
 		h.mustUpdate(workflows.UpdateExchangeChoice, workflows.ExchangeChoiceInput{Choice: domain.ChoiceVariant, SKU: "SKU-RED-XL"})
 	})
-	h.at(5*time.Hour, func() { h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup}) })
+	h.at(5*time.Hour, func() {
+		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup})
+	})
 	h.at(6*time.Hour, func() {
 		h.carrierEvent(domain.CarrierPickedUp, "")
 		for i := 0; i < 10; i++ {
