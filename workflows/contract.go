@@ -38,7 +38,26 @@ const (
 	UpdateNote             = "note"
 	UpdateRepairDone       = "repair-done"
 	UpdateResolveAttention = "resolve-attention"
+	// UpdateCreated is sent with the start (Update-with-Start): it answers
+	// the create call with the return as it stands, and refuses a second
+	// create that reuses the idempotency key with a different body.
+	UpdateCreated = "created"
 )
+
+// ErrIdempotencyConflict is the refusal type of a create whose key was used
+// for a different request.
+const ErrIdempotencyConflict = "idempotency_conflict"
+
+// CreatedInput carries the hash of the create request.
+type CreatedInput struct {
+	RequestHash string `json:"request_hash"`
+}
+
+// CreatedResult tells the caller whether this call started the return.
+type CreatedResult struct {
+	Created bool          `json:"created"`
+	Return  domain.Return `json:"return"`
+}
 
 // SignalCarrierEvent carries carrier tracking events: fire-and-forget, and
 // deduplicated by event ID inside the workflow.
@@ -55,6 +74,8 @@ type StartInput struct {
 	Policy      domain.Policy  `json:"policy"`
 	RequestedAt time.Time      `json:"requested_at"`
 	Actor       string         `json:"actor"`
+	// RequestHash identifies the body behind the idempotency key.
+	RequestHash string `json:"request_hash,omitempty"`
 }
 
 // ApproveInput approves a return under review.

@@ -59,6 +59,7 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		{UpdateNote, r.onNote, r.validateNote},
 		{UpdateRepairDone, r.onRepairDone, r.validateRepairDone},
 		{UpdateResolveAttention, r.onResolveAttention, r.validateResolveAttention},
+		{UpdateCreated, r.onCreated, r.validateCreated},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
@@ -74,6 +75,29 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		}
 	})
 	return nil
+}
+
+func (r *returnRun) validateCreated(_ workflow.Context, in CreatedInput) error {
+	if in.RequestHash != r.in.RequestHash {
+		return refuse(ErrIdempotencyConflict, "idempotency key already used for a different request (return %s)", r.in.RMAID)
+	}
+	return nil
+}
+
+func (r *returnRun) onCreated(_ workflow.Context, _ CreatedInput) (CreatedResult, error) {
+	r.createAcks++
+	return CreatedResult{Created: r.createAcks == 1, Return: r.v}, nil
+}
+
+// trackParcel makes a tracking number searchable for carrier webhooks.
+func (r *returnRun) trackParcel(ctx workflow.Context, tracking string) {
+	if tracking == "" {
+		return
+	}
+	r.trackingNumbers = append(r.trackingNumbers, tracking)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SATracking.ValueSet(r.trackingNumbers)); err != nil {
+		r.log.Warn("upsert tracking numbers", "error", err)
+	}
 }
 
 func (r *returnRun) inReview() bool {

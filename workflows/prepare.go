@@ -216,6 +216,7 @@ func (r *returnRun) shipReplacement(ctx workflow.Context, l *domain.LineState) e
 		return err
 	}
 	rep.Shipped, rep.TrackingNumber = true, s.TrackingNumber
+	r.trackParcel(ctx, s.TrackingNumber)
 	r.v.ReplacementTrackingNumber = s.TrackingNumber
 	r.stage(ctx, "replacement_shipped")
 	r.addTimeline(ctx, "replacement_shipped", "carrier", l.LineID+": "+rep.SKU+" "+s.TrackingNumber)

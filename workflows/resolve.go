@@ -75,6 +75,7 @@ func (r *returnRun) applyDisposition(ctx workflow.Context, l *domain.LineState) 
 			return err
 		}
 		l.OutboundTracking = s.TrackingNumber
+		r.trackParcel(ctx, s.TrackingNumber)
 		return nil
 	}
 	if d == domain.DispositionRepair && l.Resolution == domain.ResolutionRepair && passed(*l) {
@@ -232,6 +233,7 @@ func (r *returnRun) reship(ctx workflow.Context, l *domain.LineState) error {
 		return err
 	}
 	l.OutboundTracking = s.TrackingNumber
+	r.trackParcel(ctx, s.TrackingNumber)
 	r.addTimeline(ctx, "reshipped", "carrier", l.LineID+": "+l.SKU+" "+s.TrackingNumber)
 	r.notify(ctx, activities.ToCustomer, "reshipped", map[string]string{"sku": l.SKU, "tracking": s.TrackingNumber})
 	return nil
@@ -268,6 +270,7 @@ func (r *returnRun) repair(ctx workflow.Context, l *domain.LineState) error {
 		return err
 	}
 	l.OutboundTracking = s.TrackingNumber
+	r.trackParcel(ctx, s.TrackingNumber)
 	r.transition(ctx, domain.StatusResolving, waitOn(domain.WaitingSystem), nil, "repair_shipped", "carrier", l.LineID+": "+s.TrackingNumber)
 	r.notify(ctx, activities.ToCustomer, "repair_shipped", map[string]string{"sku": l.SKU, "tracking": s.TrackingNumber})
 	return nil

@@ -80,6 +80,9 @@ type returnRun struct {
 	background int
 	claiming   bool
 
+	createAcks      int
+	trackingNumbers []string
+
 	comps       []compensation
 	labelIssued bool
 	shipBy      time.Time

@@ -16,6 +16,9 @@ var (
 	SAKind     = temporal.NewSearchAttributeKeyKeyword("RmaKind")
 	SASKUs     = temporal.NewSearchAttributeKeyKeywordList("RmaSkus")
 	SADeadline = temporal.NewSearchAttributeKeyTime("RmaDeadline")
+	// SATracking lists the return label and outbound parcels so a carrier
+	// webhook, which knows only a tracking number, finds its return.
+	SATracking = temporal.NewSearchAttributeKeyKeywordList("RmaTrackingNumbers")
 )
 
 // SearchAttributeTypes is what a namespace must register for rma.
@@ -27,6 +30,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 		SAKind.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SASKUs.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 		SADeadline.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+		SATracking.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 	}
 }
 

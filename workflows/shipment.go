@@ -76,6 +76,7 @@ func (r *returnRun) bookLabel(ctx workflow.Context) error {
 	}
 	r.labelIssued = true
 	r.v.TrackingNumber = label.TrackingNumber
+	r.trackParcel(ctx, label.TrackingNumber)
 	r.stage(ctx, "label")
 	r.addCompensation("void label "+label.TrackingNumber, func(ctx workflow.Context, _ bool) error {
 		return r.undoStep(ctx, classCarrier, "void label "+label.TrackingNumber+" and cancel pickup", act.VoidReturnLabel,

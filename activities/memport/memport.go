@@ -1,6 +1,8 @@
-// Package memport holds in-memory implementations of the activity ports.
-// Workflow tests run real activities against them, so idempotency and the
-// ledger are exercised for real; Faults makes any operation fail on demand.
+// Package memport holds in-memory implementations of the activity ports:
+// the engine behind the HTTP simulators (package sim) and the fakes of the
+// workflow tests. Tests run real activities against them, so idempotency and
+// the ledger are exercised for real; Faults makes any operation fail on
+// demand.
 package memport
 
 import (
@@ -114,6 +116,8 @@ type Carrier struct {
 	Shipped  []activities.ShipRequest
 	Claims   []activities.ClaimRequest
 	Rejected map[string]bool // purposes refused non-retryably
+	// Prefix makes tracking numbers unique across simulator restarts.
+	Prefix string
 }
 
 // CreateLabel implements activities.Carrier.
@@ -128,7 +132,8 @@ func (c *Carrier) CreateLabel(_ context.Context, req activities.LabelRequest) (a
 		return l, err
 	}
 	c.n++
-	l := activities.Label{TrackingNumber: fmt.Sprintf("RT%06d", c.n), LabelURL: fmt.Sprintf("https://labels.example/RT%06d.pdf", c.n), ReturnAddress: "Returns Center, 1 Warehouse Rd"}
+	tn := fmt.Sprintf("%sRT%06d", c.Prefix, c.n)
+	l := activities.Label{TrackingNumber: tn, LabelURL: "https://labels.example/" + tn + ".pdf", ReturnAddress: "Returns Center, 1 Warehouse Rd"}
 	c.Labels = append(c.Labels, req)
 	c.idem.store(req.Key, l)
 	return l, nil
@@ -164,7 +169,7 @@ func (c *Carrier) Ship(_ context.Context, req activities.ShipRequest) (activitie
 		return s, err
 	}
 	c.n++
-	s := activities.Shipment{TrackingNumber: fmt.Sprintf("OB%06d", c.n)}
+	s := activities.Shipment{TrackingNumber: fmt.Sprintf("%sOB%06d", c.Prefix, c.n)}
 	c.Shipped = append(c.Shipped, req)
 	c.idem.store(req.Key, s)
 	return s, nil
@@ -182,7 +187,7 @@ func (c *Carrier) OpenClaim(_ context.Context, req activities.ClaimRequest) (act
 		return cl, err
 	}
 	c.n++
-	cl := activities.Claim{ClaimID: fmt.Sprintf("CLM%06d", c.n)}
+	cl := activities.Claim{ClaimID: fmt.Sprintf("%sCLM%06d", c.Prefix, c.n)}
 	c.Claims = append(c.Claims, req)
 	c.idem.store(req.Key, cl)
 	return cl, nil
@@ -415,4 +420,60 @@ func (s *Store) Project(_ context.Context, p activities.Projection) error {
 	}
 	s.Returns[p.Return.ID] = p
 	return nil
+}
+
+// CarrierSnapshot is a consistent copy of the carrier's records.
+type CarrierSnapshot struct {
+	Labels  []activities.LabelRequest `json:"labels"`
+	Voided  []string                  `json:"voided"`
+	Shipped []activities.ShipRequest  `json:"shipped"`
+	Claims  []activities.ClaimRequest `json:"claims"`
+}
+
+// Snapshot copies the carrier's records under its lock.
+func (c *Carrier) Snapshot() CarrierSnapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CarrierSnapshot{Labels: append([]activities.LabelRequest{}, c.Labels...), Voided: append([]string{}, c.Voided...),
+		Shipped: append([]activities.ShipRequest{}, c.Shipped...), Claims: append([]activities.ClaimRequest{}, c.Claims...)}
+}
+
+// StockLevel is one SKU's stock.
+type StockLevel struct {
+	SKU       string       `json:"sku"`
+	Available int          `json:"available"`
+	UnitPrice domain.Money `json:"unit_price"`
+}
+
+// Levels lists stock by SKU.
+func (inv *Inventory) Levels() []StockLevel {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	out := make([]StockLevel, 0, len(inv.Prices))
+	for sku, p := range inv.Prices {
+		out = append(out, StockLevel{SKU: sku, Available: inv.Stock[sku], UnitPrice: p})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SKU < out[j].SKU })
+	return out
+}
+
+// SetStock sets a SKU's stock and price.
+func (inv *Inventory) SetStock(sku string, qty int, price domain.Money) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.Stock[sku], inv.Prices[sku] = qty, price
+}
+
+// All copies the whole ledger.
+func (p *Payments) All() []activities.PaymentRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]activities.PaymentRequest{}, p.Ledger...)
+}
+
+// All copies the outbox.
+func (n *Notifier) All() []activities.Notification {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]activities.Notification{}, n.Outbox...)
 }

@@ -25,12 +25,16 @@ workflow: deadlines are real timers, money moves exactly once, and every step
 is readable in the Temporal UI.
 
 Start here:
+  rma dev                    run everything locally: Temporal + UI, simulators, worker, API
+  rma return list            see the returns (rma return --help for the rest)
   rma policy show            print the effective policy (every SLA and threshold)
-  rma version                print the version`,
+
+Production runs "rma worker" and "rma api" against any Temporal cluster
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newPolicyCmd())
+	root.AddCommand(newVersionCmd(), newPolicyCmd(), newDevCmd(), newWorkerCmd(), newAPICmd(), newSimCmd(), newReturnCmd())
 	return root
 }
 

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/starter"
+	"github.com/rma-dev/rma/workflows"
+)
+
+func newSimCarrierCmd() *cobra.Command {
+	var url, tracking, detail string
+	cmd := &cobra.Command{
+		Use:       "carrier <picked_up|in_transit|delivered|exception>",
+		Short:     "Make the carrier simulator scan a parcel now (it sends the signed webhook)",
+		Example:   "  rma sim carrier picked_up --tracking 1a2bRT000001\n  rma sim carrier exception --tracking 1a2bRT000001 --detail 'box crushed'",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"picked_up", "in_transit", "delivered", "exception"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !domain.CarrierEventType(args[0]).Valid() {
+				return fmt.Errorf("event must be picked_up, in_transit, delivered or exception, not %q", args[0])
+			}
+			if tracking == "" {
+				return fmt.Errorf("--tracking is required (see tracking_number in `rma return show`)")
+			}
+			body, _ := json.Marshal(map[string]string{"type": args[0], "detail": detail})
+			resp, err := http.Post(strings.TrimRight(url, "/")+"/v1/parcels/"+tracking+"/events", "application/json", bytes.NewReader(body))
+			if err != nil {
+				return fmt.Errorf("reach the carrier simulator at %s: %w", url, err)
+			}
+			defer resp.Body.Close()
+			out, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode >= 300 {
+				return fmt.Errorf("carrier simulator answered %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&url, "carrier-url", envOr("RMA_CARRIER_URL", "http://127.0.0.1:8081"), "carrier simulator (rma dev: --http-port + 1); env RMA_CARRIER_URL")
+	cmd.Flags().StringVar(&tracking, "tracking", "", "tracking number of the parcel")
+	cmd.Flags().StringVar(&detail, "detail", "", "free text, e.g. for an exception")
+	return cmd
+}
+
+// returnCmd holds what every `rma return` subcommand shares.
+type returnCmd struct {
+	tf     temporalFlags
+	output string
+	actor  string
+	policy string
+}
+
+func (rc *returnCmd) client(ctx context.Context) (*starter.Client, func(), error) {
+	p, err := loadPolicy(rc.policy)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := rc.tf.dial(ctx, zap.NewNop())
+	if err != nil {
+		return nil, nil, err
+	}
+	return starter.New(c, p), c.Close, nil
+}
+
+func newReturnCmd() *cobra.Command {
+	rc := &returnCmd{}
+	cmd := &cobra.Command{
+		Use:   "return",
+		Short: "Start, inspect and command returns (talks to Temporal directly)",
+		Long: `Operate returns from a terminal. These commands talk to Temporal with the
+--address / TEMPORAL_* settings (rma dev: 127.0.0.1:7233), the same way the
+HTTP API does, so they work whether or not the API runs.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVarP(&rc.output, "output", "o", "table", "output: table or json")
+	pf.StringVar(&rc.actor, "actor", "cli:"+envOr("USER", "operator"), "who is acting, recorded on the timeline")
+	// Temporal flags on the parent so every subcommand has them.
+	tmp := &cobra.Command{}
+	rc.tf.register(tmp)
+	pf.AddFlagSet(tmp.Flags())
+
+	run := func(use, short string, args cobra.PositionalArgs, setup func(*cobra.Command), fn func(ctx context.Context, s *starter.Client, args []string) (any, error)) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, args []string) error {
+			if rc.output != "table" && rc.output != "json" {
+				return fmt.Errorf("--output must be table or json")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+			defer cancel()
+			s, closeFn, err := rc.client(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			v, err := fn(ctx, s, args)
+			if err != nil {
+				return explain(err)
+			}
+			return render(cmd.OutOrStdout(), rc.output, v)
+		}}
+		if setup != nil {
+			setup(c)
+		}
+		return c
+	}
+	var file, key string
+	start := run("start -f FILE", "Open a return from a JSON request (API.md create body)", cobra.NoArgs, func(c *cobra.Command) {
+		c.Flags().StringVarP(&file, "file", "f", "", "request JSON file, or - for stdin")
+		c.Flags().StringVar(&key, "idempotency-key", "", "same key, same return")
+		c.Flags().StringVar(&rc.policy, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into the return")
+		_ = c.MarkFlagRequired("file")
+	}, func(ctx context.Context, s *starter.Client, _ []string) (any, error) {
+		var data []byte
+		var err error
+		if file == "-" {
+			data, err = io.ReadAll(os.Stdin)
+		} else {
+			data, err = os.ReadFile(file)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read request: %w", err)
+		}
+		var req domain.Request
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return nil, fmt.Errorf("request JSON: %w", err)
+		}
+		res, err := s.Create(ctx, key, req, rc.actor)
+		return res.Return, err
+	})
+
+	show := run("show ID", "Show a return: status, deadline, who it waits on, timeline", cobra.ExactArgs(1), nil,
+		func(ctx context.Context, s *starter.Client, args []string) (any, error) { return s.Get(ctx, args[0]) })
+
+	var f starter.Filter
+	var size int
+	list := run("list", "List returns by status, order, customer or SKU", cobra.NoArgs, func(c *cobra.Command) {
+		c.Flags().StringVar(&f.Status, "status", "", "status, e.g. pending_review")
+		c.Flags().StringVar(&f.OrderID, "order", "", "order ID")
+		c.Flags().StringVar(&f.CustomerID, "customer", "", "customer ID")
+		c.Flags().StringVar(&f.SKU, "sku", "", "SKU")
+		c.Flags().IntVar(&size, "limit", 50, "at most this many")
+	}, func(ctx context.Context, s *starter.Client, _ []string) (any, error) {
+		p, err := s.List(ctx, f, size, nil)
+		return p.Items, err
+	})
+
+	var note, reason, question string
+	cmdUpdate := func(use, short, name string, flags func(*cobra.Command), arg func() any) *cobra.Command {
+		return run(use, short, cobra.ExactArgs(1), flags, func(ctx context.Context, s *starter.Client, args []string) (any, error) {
+			return s.Update(ctx, args[0], name, "", arg())
+		})
+	}
+	noteFlag := func(c *cobra.Command) { c.Flags().StringVar(&note, "note", "", "note for the timeline") }
+	approve := cmdUpdate("approve ID", "Approve a return under review", workflows.UpdateApprove, noteFlag,
+		func() any { return workflows.ApproveInput{Actor: rc.actor, Note: note} })
+	decline := cmdUpdate("decline ID --reason TEXT", "Decline a return under review", workflows.UpdateDecline, func(c *cobra.Command) {
+		noteFlag(c)
+		c.Flags().StringVar(&reason, "reason", "", "why (told to the customer)")
+		_ = c.MarkFlagRequired("reason")
+	}, func() any { return workflows.DeclineInput{Actor: rc.actor, Reason: reason, Note: note} })
+	requestInfo := cmdUpdate("request-info ID --question TEXT", "Ask the customer for more information (stops the decision clock)", workflows.UpdateRequestInfo, func(c *cobra.Command) {
+		c.Flags().StringVar(&question, "question", "", "what to ask")
+		_ = c.MarkFlagRequired("question")
+	}, func() any { return workflows.RequestInfoInput{Actor: rc.actor, Question: question} })
+	cancelCmd := cmdUpdate("cancel ID", "Cancel a return not yet received (undoes label, stock, holds)", workflows.UpdateCancel, func(c *cobra.Command) {
+		c.Flags().StringVar(&reason, "reason", "", "why")
+	}, func() any { return workflows.CancelInput{Actor: rc.actor, Reason: reason} })
+	receive := cmdUpdate("receive ID", "Record that the parcel arrived at the warehouse", workflows.UpdateReceive, noteFlag,
+		func() any { return workflows.ReceiveInput{Actor: rc.actor, Note: note} })
+	var items []string
+	inspect := run("inspect ID --item LINE=RESULT:DISPOSITION[:NOTE]...", "Record inspection per line", cobra.ExactArgs(1), func(c *cobra.Command) {
+		c.Flags().StringArrayVar(&items, "item", nil, "e.g. L1=pass:restock or L2=fail:quarantine:scratched (repeat per line)")
+		_ = c.MarkFlagRequired("item")
+		c.Example = "  rma return inspect RMA-3F2A9C01B7DE --item L1=pass:restock --item L2=fail:quarantine:cracked"
+	}, func(ctx context.Context, s *starter.Client, args []string) (any, error) {
+		in, err := parseItems(rc.actor, items)
+		if err != nil {
+			return nil, err
+		}
+		return s.Update(ctx, args[0], workflows.UpdateInspection, "", in)
+	})
+	cmd.AddCommand(start, show, list, approve, decline, requestInfo, cancelCmd, receive, inspect)
+	return cmd
+}
+
+// parseItems reads --item LINE=RESULT:DISPOSITION[:NOTE] flags.
+func parseItems(actor string, items []string) (workflows.InspectionInput, error) {
+	in := workflows.InspectionInput{Actor: actor}
+	for _, it := range items {
+		line, rest, ok := strings.Cut(it, "=")
+		parts := strings.SplitN(rest, ":", 3)
+		if !ok || len(parts) < 2 {
+			return in, fmt.Errorf("--item %q: want LINE=RESULT:DISPOSITION[:NOTE]", it)
+		}
+		item := workflows.InspectionItem{LineID: line, Result: domain.InspectionResult(parts[0]), Disposition: domain.Disposition(parts[1])}
+		if len(parts) == 3 {
+			item.Note = parts[2]
+		}
+		in.Items = append(in.Items, item)
+	}
+	return in, nil
+}
+
+// explain turns starter errors into what an operator should read.
+func explain(err error) error {
+	var ref *starter.RefusedError
+	var ve *domain.ValidationError
+	switch {
+	case asErr(err, &ref):
+		return fmt.Errorf("refused (%s): %s", ref.Kind, ref.Message)
+	case asErr(err, &ve):
+		lines := []string{"the request is invalid:"}
+		for _, p := range ve.Problems {
+			lines = append(lines, "  "+p.Field+": "+p.Message)
+		}
+		return fmt.Errorf("%s", strings.Join(lines, "\n"))
+	}
+	return err
+}
+
+func render(w io.Writer, output string, v any) error {
+	if output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	switch x := v.(type) {
+	case domain.Return:
+		dl := "-"
+		if x.Deadline != nil {
+			dl = x.Deadline.Kind + " " + x.Deadline.At.Local().Format("2006-01-02 15:04:05")
+		}
+		wait := "-"
+		if x.WaitingOn != nil {
+			wait = string(*x.WaitingOn)
+		}
+		fmt.Fprintf(tw, "ID\t%s\nORDER\t%s\nKIND\t%s\nSTATUS\t%s\nWAITING ON\t%s\nDEADLINE\t%s\nTRACKING\t%s\nREFUND\t%s (fees %s)\n",
+			x.ID, x.OrderID, x.Kind, x.Status, wait, dl, orDash(x.TrackingNumber), x.RefundTotal, x.FeesTotal)
+		if x.ReplacementTrackingNumber != "" {
+			fmt.Fprintf(tw, "REPLACEMENT\t%s\n", x.ReplacementTrackingNumber)
+		}
+		fmt.Fprintln(tw, "\nLINE\tSKU\tQTY\tREASON\tRESOLUTION\tINSPECTION\tREFUND")
+		for _, l := range x.Lines {
+			ins, ref := "-", "-"
+			if l.Inspection != nil {
+				ins = string(l.Inspection.Result) + "/" + string(l.Inspection.Disposition)
+			}
+			if l.Refund != nil {
+				ref = l.Refund.Net.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", l.LineID, l.SKU, l.Quantity, l.Reason, l.Resolution, ins, ref)
+		}
+		fmt.Fprintln(tw, "\nAT\tEVENT\tACTOR\tDETAIL")
+		for _, e := range x.Timeline {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.At.Local().Format("01-02 15:04:05"), e.Type, e.Actor, e.Detail)
+		}
+	case []starter.Summary:
+		fmt.Fprintln(tw, "ID\tSTATUS\tORDER\tCUSTOMER\tKIND\tSKUS\tDEADLINE")
+		for _, s := range x {
+			dl := "-"
+			if s.Deadline != nil {
+				dl = s.Deadline.Local().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Status, s.OrderID, s.CustomerID, s.Kind, strings.Join(s.SKUs, ","), dl)
+		}
+	default:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,182 @@
+// Package devstack assembles the whole rma system in one process for
+// `rma dev`: the embedded Temporal server and UI, the four partner
+// simulators on loopback ports, the worker (reaching the simulators only
+// through the real HTTP adapters) and the HTTP API.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/activities/memport"
+	"github.com/rma-dev/rma/api"
+	"github.com/rma-dev/rma/devtemporal"
+	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/partners"
+	"github.com/rma-dev/rma/sim"
+	"github.com/rma-dev/rma/starter"
+	"github.com/rma-dev/rma/worker"
+	"github.com/rma-dev/rma/workflows"
+)
+
+// Options configure the dev stack.
+type Options struct {
+	DataDir       string
+	HTTPPort      int
+	TemporalPort  int
+	UIPort        int
+	Policy        domain.Policy
+	CarrierAuto   bool
+	CarrierStep   time.Duration
+	DevToken      string
+	WebhookSecret []byte
+	Logger        *zap.Logger
+}
+
+// Stack is a running dev system.
+type Stack struct {
+	Temporal *devtemporal.Server
+	Client   client.Client
+	Returns  *starter.Client
+	Carrier  *sim.Carrier
+	URLs     URLs
+
+	worker  sdkworker.Worker
+	servers []*http.Server
+	log     *zap.Logger
+}
+
+// URLs are where the parts listen.
+type URLs struct {
+	API, TemporalFrontend, TemporalUI           string
+	Carrier, Inventory, Payments, Notifications string
+}
+
+// SimPorts are the simulators' ports: the four after the API port.
+func SimPorts(httpPort int) (carrier, inventory, payments, notifications int) {
+	return httpPort + 1, httpPort + 2, httpPort + 3, httpPort + 4
+}
+
+// Start brings everything up; on error what started is stopped again.
+func Start(ctx context.Context, o Options) (st *Stack, err error) {
+	s := &Stack{log: o.Logger}
+	defer func() {
+		if err != nil {
+			s.Stop(context.Background())
+		}
+	}()
+	for _, p := range []int{o.HTTPPort, o.TemporalPort, o.UIPort, o.HTTPPort + 1, o.HTTPPort + 2, o.HTTPPort + 3, o.HTTPPort + 4} {
+		if err := portFree(p); err != nil {
+			return nil, err
+		}
+	}
+	s.Temporal, err = devtemporal.Start(ctx, devtemporal.Options{
+		DataDir: o.DataDir, FrontendPort: o.TemporalPort, UIPort: o.UIPort,
+		SearchAttributes: workflows.SearchAttributeTypes(), Logger: o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.FrontendAddress(), Namespace: s.Temporal.Namespace(), Logger: worker.NewLogger(o.Logger)})
+	if err != nil {
+		return nil, fmt.Errorf("connect to embedded temporal: %w", err)
+	}
+	cp, ip, pp, np := SimPorts(o.HTTPPort)
+	base := func(p int) string { return "http://127.0.0.1:" + strconv.Itoa(p) }
+	s.URLs = URLs{API: base(o.HTTPPort), TemporalFrontend: s.Temporal.FrontendAddress(), TemporalUI: "http://" + s.Temporal.UIAddress(),
+		Carrier: base(cp), Inventory: base(ip), Payments: base(pp), Notifications: base(np)}
+
+	s.Carrier = sim.NewCarrier(s.URLs.API+"/v1/webhooks/carrier", o.WebhookSecret, o.CarrierAuto, o.CarrierStep, o.Logger.Named("sim.carrier"))
+	sims := map[int]http.Handler{
+		cp: s.Carrier.Handler(),
+		ip: sim.NewInventory().Handler(o.Logger.Named("sim.inventory")),
+		pp: sim.NewPayments().Handler(o.Logger.Named("sim.payments")),
+		np: sim.NewNotifications().Handler(o.Logger.Named("sim.notifications")),
+	}
+	for port, h := range sims {
+		if err := s.serve(port, h); err != nil {
+			return nil, err
+		}
+	}
+
+	acts := &activities.Activities{
+		Carrier: partners.NewCarrier(s.URLs.Carrier), Inventory: partners.NewInventory(s.URLs.Inventory),
+		Payments: partners.NewPayments(s.URLs.Payments), Notifier: partners.NewNotifier(s.URLs.Notifications),
+		// The read model is in memory until the Postgres store lands.
+		Store:  &memport.Store{},
+		Logger: o.Logger.Named("activity"),
+	}
+	s.worker = worker.New(s.Client, acts, worker.DefaultOptions())
+	if err := s.worker.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+
+	s.Returns = starter.New(s.Client, o.Policy)
+	tokens := map[string]api.Principal{o.DevToken: {Subject: "dev", Roles: api.AllRoles()}}
+	srv := api.New(api.Config{
+		Returns: s.Returns, Tokens: tokens, WebhookSecret: o.WebhookSecret, Logger: o.Logger.Named("api"),
+		Ready: func(ctx context.Context) error { _, err := s.Client.CheckHealth(ctx, nil); return err },
+	})
+	if err := s.serve(o.HTTPPort, srv.Handler()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func portFree(p int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	if err != nil {
+		return fmt.Errorf("port %d is in use (choose others with --http-port, --temporal-port, --ui-port; the simulators use the four ports after --http-port): %w", p, err)
+	}
+	return l.Close()
+}
+
+func (s *Stack) serve(port int, h http.Handler) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listen on %d: %w", port, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", zap.Int("port", port), zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// Stop shuts down in reverse: stop taking requests, drain the worker's
+// in-flight activities, then stop the simulators and the server. The SQLite
+// file keeps every open return for the next start.
+func (s *Stack) Stop(ctx context.Context) {
+	if s.Carrier != nil {
+		s.Carrier.Stop()
+	}
+	if len(s.servers) > 0 {
+		api := s.servers[len(s.servers)-1]
+		_ = api.Shutdown(ctx)
+	}
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	for _, srv := range s.servers {
+		_ = srv.Shutdown(ctx)
+	}
+	if s.Client != nil {
+		s.Client.Close()
+	}
+	if s.Temporal != nil {
+		s.Temporal.Stop()
+	}
+}

@@ -1,0 +1,177 @@
+// Package partners holds the real HTTP adapters of the activity ports: the
+// carrier, inventory, payments and notifications services. Their JSON
+// contracts are in docs/partners.md; the simulators in package sim serve the
+// same contracts. Every mutating call sends the activity's idempotency key as
+// the Idempotency-Key header.
+package partners
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rma-dev/rma/activities"
+)
+
+// client is a small JSON-over-HTTP client with the error contract shared by
+// all partners: a 4xx (but 408 and 429) is a business refusal and is not
+// retried; everything else is transient and left to the activity's retry
+// policy.
+type client struct {
+	base string
+	hc   *http.Client
+}
+
+func newClient(base string, timeout time.Duration) client {
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	return client{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: timeout}}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (c client) call(ctx context.Context, method, path, key string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("build %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if resp.StatusCode >= 300 {
+		var eb errorBody
+		_ = json.Unmarshal(raw, &eb)
+		if eb.Error.Code == "" {
+			eb.Error.Code, eb.Error.Message = fmt.Sprintf("http_%d", resp.StatusCode), strings.TrimSpace(string(raw))
+		}
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests {
+			return activities.Rejected(eb.Error.Code, "%s", eb.Error.Message)
+		}
+		return fmt.Errorf("%s %s: %d %s: %w", method, path, resp.StatusCode, eb.Error.Message, errTransient)
+	}
+	if out == nil || len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}
+
+var errTransient = errors.New("partner temporarily unavailable")
+
+// Carrier talks to the carrier service.
+type Carrier struct{ c client }
+
+// NewCarrier builds the carrier adapter for baseURL.
+func NewCarrier(baseURL string) *Carrier { return &Carrier{newClient(baseURL, 0)} }
+
+// CreateLabel implements activities.Carrier.
+func (a *Carrier) CreateLabel(ctx context.Context, req activities.LabelRequest) (activities.Label, error) {
+	var l activities.Label
+	return l, a.c.call(ctx, http.MethodPost, "/v1/labels", req.Key, req, &l)
+}
+
+// VoidLabel implements activities.Carrier.
+func (a *Carrier) VoidLabel(ctx context.Context, req activities.VoidLabelRequest) error {
+	return a.c.call(ctx, http.MethodPost, "/v1/labels/"+req.TrackingNumber+"/void", req.Key, req, nil)
+}
+
+// Ship implements activities.Carrier.
+func (a *Carrier) Ship(ctx context.Context, req activities.ShipRequest) (activities.Shipment, error) {
+	var s activities.Shipment
+	return s, a.c.call(ctx, http.MethodPost, "/v1/shipments", req.Key, req, &s)
+}
+
+// OpenClaim implements activities.Carrier.
+func (a *Carrier) OpenClaim(ctx context.Context, req activities.ClaimRequest) (activities.Claim, error) {
+	var cl activities.Claim
+	return cl, a.c.call(ctx, http.MethodPost, "/v1/claims", req.Key, req, &cl)
+}
+
+// Inventory talks to the inventory service.
+type Inventory struct{ c client }
+
+// NewInventory builds the inventory adapter for baseURL.
+func NewInventory(baseURL string) *Inventory { return &Inventory{newClient(baseURL, 0)} }
+
+// Reserve implements activities.Inventory.
+func (a *Inventory) Reserve(ctx context.Context, req activities.ReserveRequest) (activities.Reservation, error) {
+	var r activities.Reservation
+	return r, a.c.call(ctx, http.MethodPost, "/v1/reservations", req.Key, req, &r)
+}
+
+// Release implements activities.Inventory.
+func (a *Inventory) Release(ctx context.Context, req activities.StockRequest) error {
+	return a.c.call(ctx, http.MethodPost, "/v1/reservations/release", req.Key, req, nil)
+}
+
+// Commit implements activities.Inventory.
+func (a *Inventory) Commit(ctx context.Context, req activities.StockRequest) error {
+	return a.c.call(ctx, http.MethodPost, "/v1/reservations/commit", req.Key, req, nil)
+}
+
+// Move implements activities.Inventory.
+func (a *Inventory) Move(ctx context.Context, req activities.MoveRequest) error {
+	return a.c.call(ctx, http.MethodPost, "/v1/movements", req.Key, req, nil)
+}
+
+// Payments talks to the payment service.
+type Payments struct{ c client }
+
+// NewPayments builds the payments adapter for baseURL.
+func NewPayments(baseURL string) *Payments { return &Payments{newClient(baseURL, 0)} }
+
+// Execute implements activities.Payments.
+func (a *Payments) Execute(ctx context.Context, req activities.PaymentRequest) (activities.PaymentResult, error) {
+	var r activities.PaymentResult
+	return r, a.c.call(ctx, http.MethodPost, "/v1/payments", req.Key, req, &r)
+}
+
+// Notifier talks to the notifications service.
+type Notifier struct{ c client }
+
+// NewNotifier builds the notifications adapter for baseURL.
+func NewNotifier(baseURL string) *Notifier { return &Notifier{newClient(baseURL, 0)} }
+
+// Notify implements activities.Notifier.
+func (a *Notifier) Notify(ctx context.Context, n activities.Notification) error {
+	return a.c.call(ctx, http.MethodPost, "/v1/messages", n.Key, n, nil)
+}
+
+var (
+	_ activities.Carrier   = (*Carrier)(nil)
+	_ activities.Inventory = (*Inventory)(nil)
+	_ activities.Payments  = (*Payments)(nil)
+	_ activities.Notifier  = (*Notifier)(nil)
+)

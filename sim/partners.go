@@ -1,0 +1,169 @@
+package sim
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/activities/memport"
+	"github.com/rma-dev/rma/domain"
+)
+
+// Inventory simulates the inventory service.
+type Inventory struct {
+	Faults
+	Engine *memport.Inventory
+}
+
+// NewInventory stocks the demo catalog: 20 of each SKU.
+func NewInventory() *Inventory {
+	inv := memport.NewInventory()
+	for sku, price := range map[string]int64{
+		"SKU-RED-S": 19900, "SKU-RED-M": 19900, "SKU-RED-L": 19900, "SKU-RED-XL": 21900,
+		"SKU-BLUE-M": 17900, "SKU-BLUE-L": 17900, "SKU-LAMP": 9900, "SKU-MUG": 2500, "SKU-PHONE": 299900,
+	} {
+		inv.SetStock(sku, 20, domain.Money{Amount: price, Currency: domain.DefaultCurrency})
+	}
+	// Sold out, so exchanges to it show the out-of-stock choice.
+	inv.SetStock("SKU-RED-XXL", 0, domain.Money{Amount: 21900, Currency: domain.DefaultCurrency})
+	inv.ETA["SKU-RED-XXL"] = time.Now().Add(10 * 24 * time.Hour).UTC().Truncate(time.Hour)
+	return &Inventory{Engine: inv}
+}
+
+// Handler serves the inventory contract.
+func (s *Inventory) Handler(log *zap.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/reservations", func(w http.ResponseWriter, r *http.Request) {
+		var req activities.ReserveRequest
+		if decode(w, r, &req) {
+			res, err := s.Engine.Reserve(r.Context(), req)
+			reply(w, http.StatusOK, res, err)
+		}
+	})
+	mux.HandleFunc("POST /v1/reservations/{op}", func(w http.ResponseWriter, r *http.Request) {
+		var req activities.StockRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		var err error
+		switch r.PathValue("op") {
+		case "release":
+			err = s.Engine.Release(r.Context(), req)
+		case "commit":
+			err = s.Engine.Commit(r.Context(), req)
+		default:
+			writeErr(w, http.StatusNotFound, "not_found", "unknown operation")
+			return
+		}
+		reply(w, http.StatusOK, map[string]bool{"ok": true}, err)
+	})
+	mux.HandleFunc("POST /v1/movements", func(w http.ResponseWriter, r *http.Request) {
+		var req activities.MoveRequest
+		if decode(w, r, &req) {
+			reply(w, http.StatusOK, map[string]bool{"ok": true}, s.Engine.Move(r.Context(), req))
+		}
+	})
+	mux.HandleFunc("GET /v1/stock", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Engine.Levels()) })
+	mux.HandleFunc("PUT /v1/stock/{sku}", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Available int          `json:"available"`
+			UnitPrice domain.Money `json:"unit_price"`
+		}
+		if !decode(w, r, &body) {
+			return
+		}
+		if body.UnitPrice.Currency == "" {
+			body.UnitPrice.Currency = domain.DefaultCurrency
+		}
+		s.Engine.SetStock(r.PathValue("sku"), body.Available, body.UnitPrice)
+		writeJSON(w, http.StatusOK, body)
+	})
+	return s.wrap("inventory", log, mux)
+}
+
+// Payments simulates the payment service; its ledger is readable at
+// GET /v1/ledger.
+type Payments struct {
+	Faults
+	Engine *memport.Payments
+}
+
+// NewPayments makes an empty ledger.
+func NewPayments() *Payments { return &Payments{Engine: &memport.Payments{}} }
+
+// Handler serves the payments contract.
+func (s *Payments) Handler(log *zap.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/payments", func(w http.ResponseWriter, r *http.Request) {
+		var req activities.PaymentRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if k := r.Header.Get("Idempotency-Key"); k != "" && k != req.Key {
+			writeErr(w, http.StatusUnprocessableEntity, "key_mismatch", "Idempotency-Key header and body key differ")
+			return
+		}
+		res, err := s.Engine.Execute(r.Context(), req)
+		reply(w, http.StatusOK, res, err)
+	})
+	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) {
+		entries := s.Engine.All()
+		if rma := r.URL.Query().Get("rma_id"); rma != "" {
+			var f []activities.PaymentRequest
+			for _, e := range entries {
+				if e.RMAID == rma {
+					f = append(f, e)
+				}
+			}
+			entries = f
+		}
+		if entries == nil {
+			entries = []activities.PaymentRequest{}
+		}
+		writeJSON(w, http.StatusOK, entries)
+	})
+	return s.wrap("payments", log, mux)
+}
+
+// Notifications simulates the notification service: an outbox of rendered
+// messages in the customer's locale, readable at GET /v1/outbox.
+type Notifications struct {
+	Faults
+	Engine *memport.Notifier
+}
+
+// NewNotifications makes an empty outbox.
+func NewNotifications() *Notifications { return &Notifications{Engine: &memport.Notifier{}} }
+
+// Message is a rendered notification.
+type Message struct {
+	activities.Notification
+	Text string `json:"text"`
+}
+
+// Handler serves the notifications contract.
+func (s *Notifications) Handler(log *zap.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/messages", func(w http.ResponseWriter, r *http.Request) {
+		var n activities.Notification
+		if decode(w, r, &n) {
+			reply(w, http.StatusAccepted, map[string]string{"text": Render(n)}, s.Engine.Notify(r.Context(), n))
+		}
+	})
+	mux.HandleFunc("GET /v1/outbox", func(w http.ResponseWriter, r *http.Request) {
+		out := []Message{}
+		for _, n := range s.Engine.All() {
+			if rma := r.URL.Query().Get("rma_id"); rma == "" || rma == n.RMAID {
+				out = append(out, Message{Notification: n, Text: Render(n)})
+			}
+		}
+		if lim, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && lim < len(out) {
+			out = out[len(out)-lim:]
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	return s.wrap("notifications", log, mux)
+}

@@ -1,0 +1,79 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/workflows"
+)
+
+// Options sizes the worker. The defaults fit a 2-core machine: activities are
+// I/O-bound HTTP calls, so more of them than cores is fine, while workflow
+// tasks are CPU-bound replay and gain nothing past the core count.
+type Options struct {
+	MaxConcurrentActivities    int
+	MaxConcurrentWorkflowTasks int
+	// DrainTimeout is how long Stop waits for in-flight activities.
+	DrainTimeout time.Duration
+}
+
+// DefaultOptions returns the 2-core sizing.
+func DefaultOptions() Options {
+	return Options{MaxConcurrentActivities: 32, MaxConcurrentWorkflowTasks: 4, DrainTimeout: 30 * time.Second}
+}
+
+// Run registers everything and polls the task queue until ctx ends, then
+// stops polling and waits (up to DrainTimeout) for in-flight activities to
+// finish so no partner call is cut in half.
+func Run(ctx context.Context, c client.Client, a *activities.Activities, o Options) error {
+	w := New(c, a, o)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// New builds a registered worker without starting it.
+func New(c client.Client, a *activities.Activities, o Options) sdkworker.Worker {
+	if o.MaxConcurrentActivities == 0 {
+		o = DefaultOptions()
+	}
+	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize:     o.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflowTasks,
+		WorkerStopTimeout:                      o.DrainTimeout,
+	})
+	Register(w, a)
+	return w
+}
+
+// Logger adapts zap to the SDK's logger so workflow and activity logs share
+// rma's structured format (keyvals become zap fields).
+type Logger struct{ Z *zap.SugaredLogger }
+
+// NewLogger wraps a zap logger for client.Options.Logger.
+func NewLogger(z *zap.Logger) Logger { return Logger{Z: z.Named("temporal-sdk").Sugar()} }
+
+// Debug logs at debug level.
+func (l Logger) Debug(msg string, kv ...any) { l.Z.Debugw(msg, kv...) }
+
+// Info logs at info level.
+func (l Logger) Info(msg string, kv ...any) { l.Z.Infow(msg, kv...) }
+
+// Warn logs at warn level.
+func (l Logger) Warn(msg string, kv ...any) { l.Z.Warnw(msg, kv...) }
+
+// Error logs at error level.
+func (l Logger) Error(msg string, kv ...any) { l.Z.Errorw(msg, kv...) }
+
+// With returns a logger carrying keyvals on every line.
+func (l Logger) With(kv ...any) log.Logger { return Logger{Z: l.Z.With(kv...)} }
