@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/domain"
@@ -241,8 +242,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeErr(w, http.StatusUnprocessableEntity, ref.Kind, ref.Message)
 	case errors.As(err, &ref):
 		writeErr(w, http.StatusConflict, ref.Kind, ref.Message)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, new(*serviceerror.DeadlineExceeded)):
 		writeErr(w, http.StatusGatewayTimeout, "timeout", "the workflow did not answer in time; retry with the same Idempotency-Key")
+	case errors.As(err, new(*serviceerror.Unavailable)):
+		writeErr(w, http.StatusServiceUnavailable, "unavailable", "Temporal is unavailable; retry shortly")
 	default:
 		s.log.Error("request failed", zap.String("rma_id", r.PathValue("id")), zap.String("path", r.URL.Path), zap.Error(err))
 		writeErr(w, http.StatusInternalServerError, "internal", "internal error; it has been logged")

@@ -1,0 +1,316 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/webhook"
+	"github.com/rma-dev/rma/workflows"
+)
+
+// fastPolicy scales the pickup deadline and buffer to seconds.
+const fastPolicy = `shipping:
+  pickup_within: 6s
+  pickup_reminder_before: 2s
+  logistics_buffer: 3s
+`
+
+// TestDev runs one `rma dev` and drives it through the paths users take.
+func TestDev(t *testing.T) {
+	d := newDev(t, fastPolicy)
+
+	t.Run("standard return completes with the exact refund, once", func(t *testing.T) {
+		d.t = t
+		id := d.create(returnRequest("SO-E2E-1", "C-E2E-1", "SKU-RED-M", 19900, "defective", "refund"))
+		d.waitStatus(id, domain.StatusAwaitingShipment)
+		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
+		r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+		d.scan(r.TrackingNumber, "picked_up")
+		d.scan(r.TrackingNumber, "delivered")
+		d.waitFor(id, "arrival", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })
+		d.mustCall("POST", "/v1/returns/"+id+"/receive", map[string]any{"note": "box ok"}, 200)
+		d.mustCall("POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
+		r = d.waitStatus(id, domain.StatusCompleted)
+		if r.RefundTotal.Amount != 19900 || r.RefundTotal.Currency != "CNY" || r.FeesTotal.Amount != 0 {
+			t.Fatalf("refund %v fees %v", r.RefundTotal, r.FeesTotal)
+		}
+		var ledger []map[string]any
+		getJSON(t, d.simURL(3, "/v1/ledger?rma_id="+id), &ledger)
+		if len(ledger) != 1 || ledger[0]["kind"] != "refund" || ledger[0]["key"] != id+"/L1/refund" || ledger[0]["amount"].(map[string]any)["amount"].(float64) != 19900 {
+			t.Fatalf("ledger: %v", ledger)
+		}
+		d.mustCall("POST", "/v1/returns/"+id+"/survey", map[string]any{"score": 5, "comment": "quick"}, 200)
+		checkSummaries(t, d, id)
+	})
+
+	t.Run("exchange ships its replacement", func(t *testing.T) {
+		d.t = t
+		req := returnRequest("SO-E2E-2", "C-E2E-2", "SKU-RED-M", 19900, "defective", "exchange")
+		req["lines"].([]any)[0].(map[string]any)["exchange_sku"] = "SKU-RED-L"
+		id := d.create(req)
+		d.waitStatus(id, domain.StatusAwaitingShipment)
+		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "dropoff"}, 200)
+		r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+		d.scan(r.TrackingNumber, "in_transit")
+		d.scan(r.TrackingNumber, "delivered")
+		d.waitFor(id, "arrival", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })
+		d.mustCall("POST", "/v1/returns/"+id+"/receive", nil, 200)
+		d.mustCall("POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
+		r = d.waitStatus(id, domain.StatusCompleted)
+		if r.ReplacementTrackingNumber == "" || r.Lines[0].Replacement == nil || !r.Lines[0].Replacement.Shipped || r.Lines[0].Replacement.SKU != "SKU-RED-L" {
+			t.Fatalf("replacement not shipped: %+v", r.Lines[0].Replacement)
+		}
+		var parcels struct {
+			Shipped []struct {
+				RMAID   string `json:"rma_id"`
+				SKU     string `json:"sku"`
+				Purpose string `json:"purpose"`
+			} `json:"shipped"`
+		}
+		getJSON(t, d.simURL(1, "/v1/parcels"), &parcels)
+		found := false
+		for _, s := range parcels.Shipped {
+			found = found || (s.RMAID == id && s.SKU == "SKU-RED-L" && s.Purpose == "replacement")
+		}
+		if !found {
+			t.Fatalf("carrier has no replacement shipment for %s: %+v", id, parcels)
+		}
+		// The replacement's delivery is tracked on the timeline.
+		d.scan(r.ReplacementTrackingNumber, "delivered")
+		d.waitFor(id, "replacement delivered", func(r domain.Return) bool { return r.Lines[0].Replacement.Delivered })
+	})
+
+	t.Run("manual approval through the CLI", func(t *testing.T) {
+		d.t = t
+		id := d.create(returnRequest("SO-E2E-3", "C-E2E-3", "SKU-RED-M", 19900, "changed_mind", "refund"))
+		d.waitStatus(id, domain.StatusPendingReview)
+		out, err := d.cli("return", "approve", id, "--note", "looks fine")
+		if err != nil {
+			t.Fatalf("rma return approve: %v\n%s", err, out)
+		}
+		r := d.waitStatus(id, domain.StatusAwaitingShipment)
+		var byCLI bool
+		for _, e := range r.Timeline {
+			byCLI = byCLI || (e.Type == "approve_command" && e.Actor == "cli:e2e" && e.Detail == "looks fine")
+		}
+		if !byCLI {
+			t.Fatalf("approval not recorded as the CLI's: %+v", r.Timeline)
+		}
+		out, err = d.cli("return", "approve", id)
+		if err == nil || !strings.Contains(out, "refused (invalid_transition)") {
+			t.Fatalf("second approve should be refused: %v\n%s", err, out)
+		}
+		out, err = d.cli("return", "list", "--order", "SO-E2E-3")
+		if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "awaiting_shipment") {
+			t.Fatalf("rma return list: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("pickup expiry voids the label", func(t *testing.T) {
+		d.t = t
+		id := d.create(returnRequest("SO-E2E-4", "C-E2E-4", "SKU-LAMP", 9900, "defective", "refund"))
+		d.waitStatus(id, domain.StatusAwaitingShipment)
+		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
+		r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+		if r.Deadline == nil || r.Deadline.Kind != "pickup" || time.Until(r.Deadline.At) > 7*time.Second {
+			t.Fatalf("deadline %+v", r.Deadline)
+		}
+		d.waitFor(id, "buffer", func(r domain.Return) bool { return r.Deadline != nil && r.Deadline.Kind == "pickup_buffer" })
+		r = d.waitStatus(id, domain.StatusExpired)
+		var parcels struct {
+			Voided []string `json:"voided"`
+		}
+		getJSON(t, d.simURL(1, "/v1/parcels"), &parcels)
+		if !strings.Contains(strings.Join(parcels.Voided, ","), r.TrackingNumber) {
+			t.Fatalf("label %s not voided: %v", r.TrackingNumber, parcels.Voided)
+		}
+	})
+
+	t.Run("returns are found by their search attributes", func(t *testing.T) {
+		d.t = t
+		id := d.create(returnRequest("SO-E2E-5", "C-E2E-5", "SKU-MUG", 2500, "changed_mind", "refund"))
+		d.waitStatus(id, domain.StatusAwaitingShipment) // low value: auto-approved
+		for _, q := range []string{"order_id=SO-E2E-5", "customer_id=C-E2E-5", "sku=SKU-MUG", "status=awaiting_shipment&customer_id=C-E2E-5"} {
+			var found bool
+			for i := 0; i < 50 && !found; i++ {
+				_, out := d.call("GET", "/v1/returns?"+q, nil)
+				items, _ := out["items"].([]any)
+				for _, it := range items {
+					found = found || it.(map[string]any)["id"] == id
+				}
+				if !found {
+					time.Sleep(200 * time.Millisecond)
+				}
+			}
+			if !found {
+				t.Fatalf("%s did not find %s", q, id)
+			}
+		}
+		if code, out := d.call("GET", "/v1/returns?status=lost", nil); code != 422 {
+			t.Fatalf("bad status filter: %d %v", code, out)
+		}
+	})
+
+	t.Run("bad signatures and replayed events change nothing", func(t *testing.T) {
+		d.t = t
+		id := d.create(returnRequest("SO-E2E-6", "C-E2E-6", "SKU-RED-S", 19900, "defective", "refund"))
+		d.waitStatus(id, domain.StatusAwaitingShipment)
+		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
+		r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+		before := len(r.Timeline)
+		ev := map[string]any{"event_id": "sig-1", "tracking_number": r.TrackingNumber, "type": "picked_up"}
+		wrong := func(b []byte) string { return webhook.Sign([]byte("not-the-secret"), time.Now(), b) }
+		stale := func(b []byte) string { return webhook.Sign([]byte(secret), time.Now().Add(-10*time.Minute), b) }
+		for name, sign := range map[string]func([]byte) string{"wrong secret": wrong, "stale": stale, "missing": func([]byte) string { return "" }} {
+			if code, out := d.webhook(ev, sign); code != 401 {
+				t.Fatalf("%s signature: %d %v", name, code, out)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+		if r := d.get(id); r.Status != domain.StatusAwaitingShipment || len(r.Timeline) != before {
+			t.Fatalf("a refused webhook changed the return: %s %d→%d", r.Status, before, len(r.Timeline))
+		}
+		for i := 0; ; i++ {
+			code, _ := d.webhook(ev, nil)
+			if code == 202 {
+				break
+			}
+			if i > 50 {
+				t.Fatalf("valid webhook not accepted: %d", code)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		r = d.waitStatus(id, domain.StatusInTransit)
+		after := len(r.Timeline)
+		if code, out := d.webhook(ev, nil); code != 409 || out["error"].(map[string]any)["code"] != "replayed_event" {
+			t.Fatalf("replay: %d %v", code, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if got := len(d.get(id).Timeline); got != after {
+			t.Fatalf("replayed event changed the timeline: %d→%d", after, got)
+		}
+	})
+
+	t.Run("API errors are precise", func(t *testing.T) {
+		d.t = t
+		cases := []struct {
+			method, path string
+			body         any
+			status       int
+			code         string
+		}{
+			{"POST", "/v1/returns", `{"order_id": `, 400, "bad_json"},
+			{"POST", "/v1/returns", `{"order_id":"X","colour":"red"}`, 400, "unknown_field"},
+			{"POST", "/v1/returns", `{"order_id": 7}`, 422, "invalid_field"},
+			{"POST", "/v1/returns", map[string]any{"order_id": "X", "kind": "return"}, 422, "validation_failed"},
+			{"GET", "/v1/returns/RMA-NOPE", nil, 404, "not_found"},
+			{"POST", "/v1/returns/RMA-NOPE/approve", map[string]any{}, 404, "not_found"},
+		}
+		for _, c := range cases {
+			code, out := d.call(c.method, c.path, c.body)
+			e, _ := out["error"].(map[string]any)
+			if code != c.status || e["code"] != c.code {
+				t.Errorf("%s %s %v: got %d %v, want %d %s", c.method, c.path, c.body, code, out, c.status, c.code)
+			}
+		}
+		// A wrong transition: approve a return that is already approved.
+		id := d.create(returnRequest("SO-E2E-7", "C-E2E-7", "SKU-RED-S", 19900, "defective", "refund"))
+		d.waitStatus(id, domain.StatusAwaitingShipment)
+		if code, out := d.call("POST", "/v1/returns/"+id+"/approve", map[string]any{}); code != 409 || out["error"].(map[string]any)["code"] != "invalid_transition" {
+			t.Errorf("approve twice: %d %v", code, out)
+		}
+		if code, out := d.call("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "teleport"}); code != 422 {
+			t.Errorf("bad method: %d %v", code, out)
+		}
+		req, _ := http.NewRequest("GET", d.url("/v1/returns/"+id), nil)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+			t.Errorf("no token: %v %v", err, resp.StatusCode)
+		}
+	})
+}
+
+// TestRestartResumesOpenReturns stops rma dev mid-return and starts it again
+// on the same data dir: the return is still there and its timer still fires.
+func TestRestartResumesOpenReturns(t *testing.T) {
+	d := newDev(t, "shipping:\n  choice_within: 15s\n  choice_reminder_before: 5s\n")
+	id := d.create(returnRequest("SO-E2E-R", "C-E2E-R", "SKU-RED-M", 19900, "defective", "refund"))
+	r := d.waitStatus(id, domain.StatusAwaitingShipment)
+	if r.Deadline == nil || r.Deadline.Kind != "shipping_choice" {
+		t.Fatalf("deadline %+v", r.Deadline)
+	}
+	d.stop()
+	d.start()
+	if r := d.get(id); r.Status != domain.StatusAwaitingShipment {
+		t.Fatalf("after restart: %s", r.Status)
+	}
+	r = d.waitStatus(id, domain.StatusExpired)
+	if !strings.Contains(r.Timeline[len(r.Timeline)-1].Detail, "no shipping method chosen") {
+		t.Fatalf("expired for the wrong reason: %+v", r.Timeline[len(r.Timeline)-1])
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSummaries reads the history as the Temporal UI does and checks that
+// activities and timers carry business summaries.
+func checkSummaries(t *testing.T, d *dev, id string) {
+	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	it := c.GetWorkflowHistory(context.Background(), workflows.WorkflowID(id), "", false, 0)
+	var activities, timers []string
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s string
+		if p := ev.GetUserMetadata().GetSummary(); p != nil {
+			_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
+		}
+		switch {
+		case ev.GetActivityTaskScheduledEventAttributes() != nil:
+			activities = append(activities, s)
+		case ev.GetTimerStartedEventAttributes() != nil:
+			timers = append(timers, s)
+		}
+	}
+	joined := strings.Join(activities, " | ")
+	for _, want := range []string{"book pickup label, ship by", "refund 199.00 CNY for L1"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no activity summary %q in %s", want, joined)
+		}
+	}
+	for _, s := range append(activities, timers...) {
+		if s == "" {
+			t.Errorf("an activity or timer has no summary: %v %v", activities, timers)
+			break
+		}
+	}
+	if len(timers) == 0 || !strings.Contains(strings.Join(timers, " | "), "inspection SLA") {
+		t.Errorf("timer summaries: %v", timers)
+	}
+	fmt.Printf("history of %s: %d activities, %d timers; e.g. %q, %q\n", id, len(activities), len(timers), activities[len(activities)-1], timers[0])
+}
