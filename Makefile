@@ -23,3 +23,10 @@ tools:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# Re-record the histories the replay test uses. Only after a deliberate,
+# version-guarded workflow change: old histories must keep replaying too, so
+# add new files rather than overwrite old ones.
+record-histories:
+	mkdir -p workflows/testdata/histories/new
+	RMA_RECORD_HISTORY=$(CURDIR)/workflows/testdata/histories/new $(GO) test -count=1 -run 'TestDev/(standard|exchange)' ./e2e/

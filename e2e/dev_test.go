@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/rma-dev/rma/domain"
@@ -51,6 +55,7 @@ func TestDev(t *testing.T) {
 		}
 		d.mustCall("POST", "/v1/returns/"+id+"/survey", map[string]any{"score": 5, "comment": "quick"}, 200)
 		checkSummaries(t, d, id)
+		recordHistory(t, d, id, "refund")
 	})
 
 	t.Run("exchange ships its replacement", func(t *testing.T) {
@@ -88,6 +93,7 @@ func TestDev(t *testing.T) {
 		// The replacement's delivery is tracked on the timeline.
 		d.scan(r.ReplacementTrackingNumber, "delivered")
 		d.waitFor(id, "replacement delivered", func(r domain.Return) bool { return r.Lines[0].Replacement.Delivered })
+		recordHistory(t, d, id, "exchange")
 	})
 
 	t.Run("manual approval through the CLI", func(t *testing.T) {
@@ -256,6 +262,37 @@ func TestRestartResumesOpenReturns(t *testing.T) {
 	r = d.waitStatus(id, domain.StatusExpired)
 	if !strings.Contains(r.Timeline[len(r.Timeline)-1].Detail, "no shipping method chosen") {
 		t.Fatalf("expired for the wrong reason: %+v", r.Timeline[len(r.Timeline)-1])
+	}
+}
+
+// recordHistory writes the workflow history to $RMA_RECORD_HISTORY/<name>.json
+// when set (make record-histories): the files in workflows/testdata are
+// replayed by TestReplayRecordedHistories on every change to the workflow.
+func recordHistory(t *testing.T, d *dev, id, name string) {
+	dir := os.Getenv("RMA_RECORD_HISTORY")
+	if dir == "" {
+		return
+	}
+	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	it := c.GetWorkflowHistory(context.Background(), workflows.WorkflowID(id), "", false, 0)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
