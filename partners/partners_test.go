@@ -1,0 +1,101 @@
+package partners_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/partners"
+	"github.com/rma-dev/rma/sim"
+)
+
+func cny(a int64) domain.Money { return domain.Money{Amount: a, Currency: "CNY"} }
+
+// The adapters against the simulators: the error contract decides what the
+// workflow retries.
+func TestPaymentsContract(t *testing.T) {
+	s := sim.NewPayments()
+	srv := httptest.NewServer(s.Handler(zap.NewNop()))
+	defer srv.Close()
+	p := partners.NewPayments(srv.URL)
+	ctx := context.Background()
+	refund := activities.PaymentRequest{Key: "RMA-1/L1/refund", Kind: activities.PayRefund, RMAID: "RMA-1", LineID: "L1", CustomerID: "C-1", Amount: cny(19900)}
+
+	first, err := p.Execute(ctx, refund)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.Execute(ctx, refund)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("a retry must return the first result: %v %v %v", first, again, err)
+	}
+	changed := refund
+	changed.Amount = cny(100)
+	var rej *activities.RejectedError
+	if _, err := p.Execute(ctx, changed); !errors.As(err, &rej) || rej.Code != "idempotency_conflict" {
+		t.Fatalf("same key, other body: %v", err)
+	}
+	if n := len(s.Engine.All()); n != 1 {
+		t.Fatalf("ledger has %d entries, want 1", n)
+	}
+
+	s.Engine.Decline = map[string]bool{activities.PayCharge: true}
+	charge := activities.PaymentRequest{Key: "RMA-1/L1/price-difference", Kind: activities.PayCharge, RMAID: "RMA-1", Amount: cny(2000)}
+	if _, err := p.Execute(ctx, charge); !errors.As(err, &rej) || rej.Code != "card_declined" {
+		t.Fatalf("decline must be a business refusal: %v", err)
+	}
+
+	s.Set(sim.FaultConfig{FailRate: 1})
+	refund.Key = "RMA-2/L1/refund"
+	if _, err := p.Execute(ctx, refund); err == nil || errors.As(err, &rej) {
+		t.Fatalf("an injected 503 must be transient (retryable), got %v", err)
+	}
+}
+
+func TestCarrierAndInventoryContracts(t *testing.T) {
+	var hooks int
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks++
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer hook.Close()
+	cs := sim.NewCarrier(hook.URL, []byte("s"), false, 0, zap.NewNop())
+	csrv := httptest.NewServer(cs.Handler())
+	defer csrv.Close()
+	c := partners.NewCarrier(csrv.URL)
+	ctx := context.Background()
+	l, err := c.CreateLabel(ctx, activities.LabelRequest{Key: "RMA-1/return-label", RMAID: "RMA-1", Method: domain.ShippingPickup})
+	if err != nil || l.TrackingNumber == "" {
+		t.Fatalf("label: %v %v", l, err)
+	}
+	if err := c.VoidLabel(ctx, activities.VoidLabelRequest{Key: "RMA-1/return-label/void", RMAID: "RMA-1", TrackingNumber: l.TrackingNumber}); err != nil {
+		t.Fatal(err)
+	}
+	if snap := cs.Engine.Snapshot(); len(snap.Voided) != 1 {
+		t.Fatalf("voided: %v", snap.Voided)
+	}
+	resp, err := http.Post(csrv.URL+"/v1/parcels/"+l.TrackingNumber+"/events", "application/json", bytes.NewBufferString(`{"type":"picked_up"}`))
+	if err != nil || resp.StatusCode != 200 || hooks != 1 {
+		t.Fatalf("manual scan: %v %v hooks=%d", err, resp.StatusCode, hooks)
+	}
+
+	is := sim.NewInventory()
+	isrv := httptest.NewServer(is.Handler(zap.NewNop()))
+	defer isrv.Close()
+	inv := partners.NewInventory(isrv.URL)
+	res, err := inv.Reserve(ctx, activities.ReserveRequest{Key: "RMA-1/L1/reserve", RMAID: "RMA-1", LineID: "L1", SKU: "SKU-RED-XXL", Quantity: 1})
+	if err != nil || res.Reserved || res.RestockETA == nil || len(res.Alternatives) == 0 {
+		t.Fatalf("out of stock must be an answer with options, not an error: %+v %v", res, err)
+	}
+	var rej *activities.RejectedError
+	if _, err := inv.Reserve(ctx, activities.ReserveRequest{Key: "RMA-1/L1/reserve-x", SKU: "NOPE", Quantity: 1}); !errors.As(err, &rej) || rej.Code != "unknown_sku" {
+		t.Fatalf("unknown SKU: %v", err)
+	}
+}
