@@ -177,6 +177,18 @@ func (a *Activities) CustomerHistory(ctx context.Context, in CustomerHistoryInpu
 	return h, nil
 }
 
+// DetectAnomalies reads batch sales and returns and applies the anomaly
+// rule.
+func (a *Activities) DetectAnomalies(ctx context.Context, rule domain.AnomalyPolicy) ([]domain.Anomaly, error) {
+	stats, err := a.Store.BatchStats(ctx)
+	if err != nil {
+		return nil, business(fmt.Errorf("batch stats: %w", err))
+	}
+	found := domain.DetectAnomalies(rule, stats)
+	a.log(ctx, "").Info("anomaly check", zap.Int("batches", len(stats)), zap.Int("anomalies", len(found)))
+	return found, nil
+}
+
 // Project writes the read model.
 func (a *Activities) Project(ctx context.Context, p Projection) error {
 	if err := a.Store.Project(ctx, p); err != nil {

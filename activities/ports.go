@@ -61,6 +61,7 @@ type Notifier interface {
 type Store interface {
 	CustomerHistory(ctx context.Context, customerID, excludeRMA string, since time.Time) (domain.CustomerHistory, error)
 	Project(ctx context.Context, p Projection) error
+	BatchStats(ctx context.Context) ([]domain.BatchStats, error)
 }
 
 // LabelRequest books a return label, and a pickup for method pickup.

@@ -64,6 +64,16 @@ type Policy struct {
 	Repair       RepairPolicy       `yaml:"repair"`
 	Survey       SurveyPolicy       `yaml:"survey"`
 	Compensation CompensationPolicy `yaml:"compensation"`
+	Anomaly      AnomalyPolicy      `yaml:"anomaly"`
+}
+
+// AnomalyPolicy is the batch return-rate alert: how often the check runs and
+// the rule (see DetectAnomalies).
+type AnomalyPolicy struct {
+	CheckEvery Duration `yaml:"check_every"`
+	MinSample  int      `yaml:"min_sample"`
+	MinZ       float64  `yaml:"min_z"`
+	MinRatio   float64  `yaml:"min_ratio"`
 }
 
 // WindowPolicy is how long after delivery a return may be opened.
@@ -224,6 +234,7 @@ func Defaults() Policy {
 		Repair:       RepairPolicy{Within: 10 * day},
 		Survey:       SurveyPolicy{Window: 7 * day},
 		Compensation: CompensationPolicy{CouponOnBreach: 500},
+		Anomaly:      AnomalyPolicy{CheckEvery: day, MinSample: 30, MinZ: 3, MinRatio: 1.5},
 	}
 }
 
@@ -265,7 +276,7 @@ func (p Policy) Validate() error {
 		"shipping.dropoff_within": p.Shipping.DropoffWithin, "shipping.transit_within": p.Shipping.TransitWithin,
 		"inspection.within": p.Inspection.Within, "exchange.choice_within": p.Exchange.ChoiceWithin,
 		"exchange.advance_hold_window": p.Exchange.AdvanceHoldWindow, "repair.within": p.Repair.Within,
-		"survey.window": p.Survey.Window,
+		"survey.window": p.Survey.Window, "anomaly.check_every": p.Anomaly.CheckEvery,
 	}
 	for _, k := range sortedKeys(positive) {
 		if positive[k] <= 0 {
@@ -290,6 +301,9 @@ func (p Policy) Validate() error {
 		if f.HandlingFee < 0 || f.ReturnShipping < 0 || f.GoodwillCoupon < 0 || f.RestockingBps < 0 || f.RestockingBps > 10000 {
 			pr.add("fees.by_reason."+string(r), "fees must be >= 0 and restocking_bps <= 10000")
 		}
+	}
+	if p.Anomaly.MinSample < 1 || p.Anomaly.MinZ <= 0 || p.Anomaly.MinRatio < 1 {
+		pr.add("anomaly", "min_sample must be >= 1, min_z > 0 and min_ratio >= 1")
 	}
 	if p.Currency == "" {
 		pr.add("currency", "is required")

@@ -31,12 +31,23 @@ type Return struct {
 	GoodwillCoupon            *Money          `json:"goodwill_coupon,omitempty"`
 	Survey                    *Survey         `json:"survey,omitempty"`
 	Notes                     []TimelineEntry `json:"notes,omitempty"`
+	// Payments lists every money movement made for the return.
+	Payments []PaymentRecord `json:"payments,omitempty"`
 	// Stages records when each stage was reached (requested, approved,
 	// label, picked_up, delivered, received, inspected, resolved, closed)
 	// for the read model's KPIs.
 	Stages    map[string]time.Time `json:"stages,omitempty"`
 	CreatedAt time.Time            `json:"created_at"`
 	UpdatedAt time.Time            `json:"updated_at"`
+}
+
+// PaymentRecord is one money movement, keyed like the payment itself.
+type PaymentRecord struct {
+	Key    string    `json:"key"`
+	Kind   string    `json:"kind"`
+	LineID string    `json:"line_id,omitempty"`
+	Amount Money     `json:"amount"`
+	At     time.Time `json:"at"`
 }
 
 // Deadline is the next deadline the return waits on.

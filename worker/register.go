@@ -16,8 +16,9 @@ type Registry interface {
 	RegisterActivity(a any)
 }
 
-// Register registers the Return workflow and every activity of a.
+// Register registers the workflows and every activity of a.
 func Register(r Registry, a *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.Return, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.AnomalyCheck, workflow.RegisterOptions{Name: workflows.AnomalyWorkflowType})
 	r.RegisterActivity(a)
 }

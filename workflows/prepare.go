@@ -142,6 +142,7 @@ func (r *returnRun) chargeDifference(ctx workflow.Context, l *domain.LineState) 
 	if err := r.do(ctx, "charge-difference-"+l.LineID, classMoney, "charge price difference "+diff.String()+" for "+l.LineID, act.MoveMoney, pay, nil); err != nil {
 		return err
 	}
+	r.paid(ctx, pay)
 	r.addTimeline(ctx, "price_difference_charged", "payments", l.LineID+": "+diff.String())
 	r.addCompensation("refund price difference for "+l.LineID, func(ctx workflow.Context, _ bool) error {
 		return r.refundCharge(ctx, l.LineID, diff, "price-difference-reversal")
@@ -151,7 +152,11 @@ func (r *returnRun) chargeDifference(ctx workflow.Context, l *domain.LineState) 
 
 func (r *returnRun) refundCharge(ctx workflow.Context, lineID string, amount domain.Money, purpose string) error {
 	pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: activities.PayRefund, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID, Amount: amount, Memo: purpose}
-	return r.undoStep(ctx, classMoney, "refund "+amount.String()+" ("+purpose+") for "+lineID, act.MoveMoney, pay, nil)
+	if err := r.undoStep(ctx, classMoney, "refund "+amount.String()+" ("+purpose+") for "+lineID, act.MoveMoney, pay, nil); err != nil {
+		return err
+	}
+	r.paid(ctx, pay)
+	return nil
 }
 
 func (r *returnRun) advanceExchange(l *domain.LineState) bool {
@@ -169,6 +174,7 @@ func (r *returnRun) shipAdvance(ctx workflow.Context, l *domain.LineState) error
 	if err := r.do(ctx, "advance-hold-"+l.LineID, classMoney, "hold "+amount.String()+" for advance exchange of "+l.LineID, act.MoveMoney, hold, nil); err != nil {
 		return err
 	}
+	r.paid(ctx, hold)
 	l.Replacement.Advance = true
 	r.addTimeline(ctx, "advance_hold", "payments", l.LineID+": "+amount.String()+" held")
 	lineID := l.LineID
@@ -195,6 +201,7 @@ func (r *returnRun) settleHold(ctx workflow.Context, lineID string, capture bool
 	if err := r.undoStep(ctx, classMoney, kind+" advance-exchange hold "+amount.String()+" for "+lineID, act.MoveMoney, pay, nil); err != nil {
 		return err
 	}
+	r.paid(ctx, pay)
 	rep.HoldCaptured, rep.HoldReleased = capture, !capture
 	if capture {
 		r.addTimeline(ctx, "advance_hold_captured", "payments", lineID+": "+amount.String())

@@ -148,6 +148,7 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 			if err := r.do(ctx, "refund-"+l.LineID, classMoney, fmt.Sprintf("%s %s for %s (fees %s)", kind, rf.Net, l.LineID, rf.Fees), act.MoveMoney, pay, nil); err != nil {
 				return err
 			}
+			r.paid(ctx, pay)
 		}
 		rf := rf
 		l.Refund, l.RefundMethod = &rf, method
@@ -316,6 +317,7 @@ func (r *returnRun) coupon(ctx workflow.Context, purpose string, m domain.Money)
 	if err := r.do(ctx, purpose, classMoney, purpose+" coupon "+m.String(), act.MoveMoney, pay, nil); err != nil {
 		return err
 	}
+	r.paid(ctx, pay)
 	r.addTimeline(ctx, purpose+"_coupon", "payments", m.String())
 	return nil
 }

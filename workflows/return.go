@@ -120,6 +120,7 @@ func (r *returnRun) review(ctx workflow.Context) error {
 		r.addTimeline(ctx, "approved", "policy", "auto-approved: "+d.Why)
 		return nil
 	}
+	r.stage(ctx, "review_requested")
 	start := workflow.Now(ctx)
 	replyDue := start.Add(r.p.Review.ReplySLA.D())
 	decisionDue := start.Add(r.p.Review.DecisionSLA.D())

@@ -229,6 +229,11 @@ func (r *returnRun) notify(ctx workflow.Context, to, template string, params map
 	}
 }
 
+// paid records a money movement on the view (for the read model).
+func (r *returnRun) paid(ctx workflow.Context, p activities.PaymentRequest) {
+	r.v.Payments = append(r.v.Payments, domain.PaymentRecord{Key: p.Key, Kind: p.Kind, LineID: p.LineID, Amount: p.Amount, At: workflow.Now(ctx)})
+}
+
 func waitOn(w domain.WaitingOn) *domain.WaitingOn { return &w }
 
 func (r *returnRun) addTimeline(ctx workflow.Context, typ, actor, detail string) {

@@ -391,6 +391,7 @@ type Store struct {
 	mu          sync.Mutex
 	Returns     map[string]activities.Projection
 	History     map[string]domain.CustomerHistory
+	Stats       []domain.BatchStats
 	Projections int
 }
 
@@ -402,6 +403,16 @@ func (s *Store) CustomerHistory(_ context.Context, customerID, _ string, _ time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.History[customerID], nil
+}
+
+// BatchStats implements activities.Store from Stats.
+func (s *Store) BatchStats(context.Context) ([]domain.BatchStats, error) {
+	if err := s.check("store.batch_stats"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]domain.BatchStats(nil), s.Stats...), nil
 }
 
 // Project implements activities.Store: an older Seq never overwrites a newer.

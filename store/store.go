@@ -1,0 +1,314 @@
+// Package store is rma's PostgreSQL read model (github.com/lib/pq): the
+// projection the workflow writes at every transition, the append-only audit
+// trail, reads that outlive Temporal's retention, and the analytics of the
+// design brief, computed in SQL. Migrations are embedded and run with goose.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound means the read model has no such return.
+var ErrNotFound = errors.New("return not found in the read model")
+
+// Store is the read model.
+type Store struct{ db *sql.DB }
+
+// Open connects and checks the connection.
+func Open(ctx context.Context, url string) (*Store, error) {
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(10)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the pool for tests and reports.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Migrate applies every pending migration and reports the versions applied.
+func (s *Store) Migrate(ctx context.Context) ([]int64, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, s.db, sub)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	var applied []int64
+	for _, r := range res {
+		applied = append(applied, r.Source.Version)
+	}
+	return applied, nil
+}
+
+func ts(m map[string]time.Time, k string) any {
+	if t, ok := m[k]; ok {
+		return t
+	}
+	return nil
+}
+
+// Project writes one transition. It is idempotent: a projection whose seq is
+// not newer than the stored one changes nothing (a retried activity or a
+// replay never double-counts or goes backwards); audit rows and money
+// movements are keyed so the same entry is never written twice.
+func (s *Store) Project(ctx context.Context, p activities.Projection) error {
+	r := p.Return
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode return: %w", err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var waiting, dlKind any
+	var dlAt any
+	if r.WaitingOn != nil {
+		waiting = string(*r.WaitingOn)
+	}
+	if r.Deadline != nil {
+		dlKind, dlAt = r.Deadline.Kind, r.Deadline.At
+	}
+	var score, comment, surveyAt any
+	if r.Survey != nil {
+		score, comment, surveyAt = r.Survey.Score, r.Survey.Comment, r.Survey.At
+	}
+	var total int64
+	for _, l := range r.Lines {
+		total += l.Value().Amount
+	}
+	st := r.Stages
+	res, err := tx.ExecContext(ctx, `
+INSERT INTO returns (rma_id, seq, order_id, customer_id, kind, status, channel, tier, currency, total_value, refund_total, fees_total,
+  waiting_on, deadline_kind, deadline_at, tracking_number, replacement_tracking_number, sla_breaches, survey_score, survey_comment, survey_at,
+  created_at, updated_at, requested_at, review_requested_at, approved_at, label_at, picked_up_at, delivered_at, received_at, inspected_at,
+  refunded_at, replacement_shipped_at, resolved_at, closed_at, doc)
+VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35,$36)
+ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, status = EXCLUDED.status, refund_total = EXCLUDED.refund_total,
+  fees_total = EXCLUDED.fees_total, waiting_on = EXCLUDED.waiting_on, deadline_kind = EXCLUDED.deadline_kind, deadline_at = EXCLUDED.deadline_at,
+  tracking_number = EXCLUDED.tracking_number, replacement_tracking_number = EXCLUDED.replacement_tracking_number,
+  sla_breaches = EXCLUDED.sla_breaches, survey_score = EXCLUDED.survey_score, survey_comment = EXCLUDED.survey_comment,
+  survey_at = EXCLUDED.survey_at, updated_at = EXCLUDED.updated_at, requested_at = EXCLUDED.requested_at,
+  review_requested_at = EXCLUDED.review_requested_at, approved_at = EXCLUDED.approved_at, label_at = EXCLUDED.label_at,
+  picked_up_at = EXCLUDED.picked_up_at, delivered_at = EXCLUDED.delivered_at, received_at = EXCLUDED.received_at,
+  inspected_at = EXCLUDED.inspected_at, refunded_at = EXCLUDED.refunded_at, replacement_shipped_at = EXCLUDED.replacement_shipped_at,
+  resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at, doc = EXCLUDED.doc
+WHERE returns.seq < EXCLUDED.seq`,
+		r.ID, p.Seq, r.OrderID, r.Customer.ID, r.Kind, r.Status, r.Channel, r.Customer.Tier, r.RefundTotal.Currency, total,
+		r.RefundTotal.Amount, r.FeesTotal.Amount, waiting, dlKind, dlAt, r.TrackingNumber, r.ReplacementTrackingNumber,
+		pq.Array(nonNil(r.SLABreaches)), score, comment, surveyAt, r.CreatedAt, r.UpdatedAt,
+		ts(st, "requested"), ts(st, "review_requested"), ts(st, "approved"), ts(st, "label"), ts(st, "picked_up"), ts(st, "delivered"),
+		ts(st, "received"), ts(st, "inspected"), ts(st, "refunded"), ts(st, "replacement_shipped"), ts(st, "resolved"), ts(st, "closed"), doc)
+	if err != nil {
+		return fmt.Errorf("upsert return %s: %w", r.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // stale: a newer transition is already stored
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM return_lines WHERE rma_id = $1`, r.ID); err != nil {
+		return fmt.Errorf("replace lines: %w", err)
+	}
+	for _, l := range r.Lines {
+		var result, disp, inspAt, gross, fees, net any
+		claimed := l.Reason
+		if l.Inspection != nil {
+			result, disp, inspAt = string(l.Inspection.Result), string(l.Inspection.Disposition), l.Inspection.At
+			if l.Inspection.ReclassifiedFrom != "" {
+				claimed = l.Inspection.ReclassifiedFrom
+			}
+		}
+		if l.Refund != nil {
+			gross, fees, net = l.Refund.Gross.Amount, l.Refund.Fees.Amount, l.Refund.Net.Amount
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO return_lines (rma_id, line_id, sku, batch, category, supplier, quantity, unit_price, reason,
+  claimed_reason, resolution, eligible, inspection_result, disposition, inspected_at, refund_gross, refund_fees, refund_net)
+  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+			r.ID, l.LineID, l.SKU, l.Batch, l.Category, l.Supplier, l.Quantity, l.UnitPrice.Amount, l.Reason, claimed, l.Resolution, l.Eligible,
+			result, disp, inspAt, gross, fees, net); err != nil {
+			return fmt.Errorf("insert line %s: %w", l.LineID, err)
+		}
+	}
+	for _, m := range r.Payments {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO money_movements (key, rma_id, kind, line_id, amount, currency, at) VALUES ($1,$2,$3,$4,$5,$6,$7)
+  ON CONFLICT (key) DO NOTHING`, m.Key, r.ID, m.Kind, m.LineID, m.Amount.Amount, m.Amount.Currency, m.At); err != nil {
+			return fmt.Errorf("insert money movement %s: %w", m.Key, err)
+		}
+	}
+	for i, e := range r.Timeline {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (rma_id, entry_no, at, actor, command, detail) VALUES ($1,$2,$3,$4,$5,$6)
+  ON CONFLICT (rma_id, entry_no) DO NOTHING`, r.ID, i, e.At, e.Actor, e.Type, e.Detail); err != nil {
+			return fmt.Errorf("insert audit entry: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit projection: %w", err)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// CustomerHistory counts the customer's other returns since a time, for the
+// abuse limits; ineligible and cancelled returns do not count.
+func (s *Store) CustomerHistory(ctx context.Context, customerID, excludeRMA string, since time.Time) (domain.CustomerHistory, error) {
+	var h domain.CustomerHistory
+	err := s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(total_value), 0) FROM returns
+  WHERE customer_id = $1 AND rma_id <> $2 AND created_at >= $3 AND status NOT IN ('ineligible', 'cancelled')`,
+		customerID, excludeRMA, since).Scan(&h.Returns, &h.Value)
+	if err != nil {
+		return h, fmt.Errorf("customer history: %w", err)
+	}
+	return h, nil
+}
+
+// Get reads a return's last projected state.
+func (s *Store) Get(ctx context.Context, id string) (domain.Return, error) {
+	var doc []byte
+	err := s.db.QueryRowContext(ctx, `SELECT doc FROM returns WHERE rma_id = $1`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Return{}, ErrNotFound
+	}
+	if err != nil {
+		return domain.Return{}, fmt.Errorf("read return %s: %w", id, err)
+	}
+	var r domain.Return
+	if err := json.Unmarshal(doc, &r); err != nil {
+		return r, fmt.Errorf("decode return %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Filter selects returns; empty fields match anything.
+type Filter struct {
+	Status, OrderID, CustomerID, SKU, Kind string
+}
+
+// Summary is a listed return.
+type Summary struct {
+	ID         string     `json:"id"`
+	Status     string     `json:"status"`
+	OrderID    string     `json:"order_id"`
+	CustomerID string     `json:"customer_id"`
+	Kind       string     `json:"kind"`
+	SKUs       []string   `json:"skus"`
+	Deadline   *time.Time `json:"deadline"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	Refund     int64      `json:"refund_total"`
+}
+
+type cursor struct {
+	At time.Time `json:"at"`
+	ID string    `json:"id"`
+}
+
+// List pages through returns newest first. The page token is an opaque
+// keyset cursor, so pages stay stable while returns are added.
+func (s *Store) List(ctx context.Context, f Filter, size int, token string) ([]Summary, string, error) {
+	if size <= 0 || size > 200 {
+		size = 50
+	}
+	where := []string{"true"}
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Status != "" {
+		add("r.status = $%d", f.Status)
+	}
+	if f.OrderID != "" {
+		add("r.order_id = $%d", f.OrderID)
+	}
+	if f.CustomerID != "" {
+		add("r.customer_id = $%d", f.CustomerID)
+	}
+	if f.Kind != "" {
+		add("r.kind = $%d", f.Kind)
+	}
+	if f.SKU != "" {
+		add("EXISTS (SELECT 1 FROM return_lines l WHERE l.rma_id = r.rma_id AND l.sku = $%d)", f.SKU)
+	}
+	if token != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(token)
+		var c cursor
+		if err != nil || json.Unmarshal(raw, &c) != nil {
+			return nil, "", fmt.Errorf("bad page token: %w", ErrBadToken)
+		}
+		args = append(args, c.At, c.ID)
+		where = append(where, fmt.Sprintf("(r.created_at, r.rma_id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, size+1)
+	rows, err := s.db.QueryContext(ctx, `SELECT r.rma_id, r.status, r.order_id, r.customer_id, r.kind, r.deadline_at, r.created_at, r.updated_at, r.refund_total,
+  ARRAY(SELECT DISTINCT l.sku FROM return_lines l WHERE l.rma_id = r.rma_id ORDER BY 1)
+  FROM returns r WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY r.created_at DESC, r.rma_id DESC LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list returns: %w", err)
+	}
+	defer rows.Close()
+	var out []Summary
+	for rows.Next() {
+		var sm Summary
+		var dl sql.NullTime
+		if err := rows.Scan(&sm.ID, &sm.Status, &sm.OrderID, &sm.CustomerID, &sm.Kind, &dl, &sm.CreatedAt, &sm.UpdatedAt, &sm.Refund, pq.Array(&sm.SKUs)); err != nil {
+			return nil, "", fmt.Errorf("scan return: %w", err)
+		}
+		if dl.Valid {
+			sm.Deadline = &dl.Time
+		}
+		out = append(out, sm)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list returns: %w", err)
+	}
+	next := ""
+	if len(out) > size {
+		last := out[size-1]
+		b, _ := json.Marshal(cursor{At: last.CreatedAt, ID: last.ID})
+		next = base64.RawURLEncoding.EncodeToString(b)
+		out = out[:size]
+	}
+	return out, next, nil
+}
+
+// ErrBadToken is a page token this store did not issue.
+var ErrBadToken = errors.New("invalid page token")
