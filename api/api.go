@@ -21,6 +21,7 @@ import (
 
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/starter"
+	"github.com/rma-dev/rma/store"
 	"github.com/rma-dev/rma/workflows"
 )
 
@@ -104,7 +105,10 @@ func validRole(r string) bool {
 
 // Config wires the API.
 type Config struct {
-	Returns       *starter.Client
+	Returns *starter.Client
+	// Store is the PostgreSQL read model; without it reads come from
+	// Temporal only and analytics answer 503.
+	Store         *store.Store
 	Tokens        map[string]Principal
 	WebhookSecret []byte
 	Logger        *zap.Logger

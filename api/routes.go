@@ -15,6 +15,7 @@ import (
 
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/starter"
+	"github.com/rma-dev/rma/store"
 	"github.com/rma-dev/rma/webhook"
 	"github.com/rma-dev/rma/workflows"
 )
@@ -25,6 +26,7 @@ var (
 	support   = []string{RoleSupport}
 	warehouse = []string{RoleWarehouse}
 	customer  = []string{RoleCustomer, RoleBackend}
+	analyst   = []string{RoleAnalyst}
 )
 
 func (s *Server) routes() []route {
@@ -54,6 +56,10 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/returns/{id}/repair-done", roles: warehouse, handle: command(s, workflows.UpdateRepairDone, func(in *workflows.RepairDoneInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/attention", roles: support, handle: command(s, workflows.UpdateResolveAttention, func(in *workflows.ResolveAttentionInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/webhooks/carrier", signed: true, handle: s.carrierWebhook},
+		{method: "GET", path: "/v1/analytics/kpis", roles: analyst, handle: s.kpis},
+		{method: "GET", path: "/v1/analytics/reasons", roles: analyst, handle: s.reasons},
+		{method: "GET", path: "/v1/analytics/anomalies", roles: analyst, handle: s.anomalies},
+		{method: "POST", path: "/v1/analytics/sales", roles: analyst, handle: s.importSales},
 	}
 }
 
@@ -95,8 +101,16 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, p Principal) {
 	writeJSON(w, status, res.Return)
 }
 
+// get serves the live workflow state, and the read model once the workflow
+// has closed past Temporal's retention (or Temporal is unreachable).
 func (s *Server) get(w http.ResponseWriter, r *http.Request, _ Principal) {
 	ret, err := s.cfg.Returns.Get(r.Context(), r.PathValue("id"))
+	if err != nil && s.cfg.Store != nil && errors.Is(err, starter.ErrNotFound) {
+		ret, err = s.cfg.Store.Get(r.Context(), r.PathValue("id"))
+		if errors.Is(err, store.ErrNotFound) {
+			err = starter.ErrNotFound
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -119,6 +133,26 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, _ Principal) {
 			return
 		}
 		size = n
+	}
+	if s.cfg.Store != nil {
+		items, next, err := s.cfg.Store.List(r.Context(), store.Filter{Status: f.Status, OrderID: f.OrderID, CustomerID: f.CustomerID, SKU: f.SKU, Kind: f.Kind}, size, q.Get("page_token"))
+		if errors.Is(err, store.ErrBadToken) {
+			writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "page_token is not one this API gave out")
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out := map[string]any{"items": items, "next_page_token": nil}
+		if items == nil {
+			out["items"] = []store.Summary{}
+		}
+		if next != "" {
+			out["next_page_token"] = next
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
 	}
 	var token []byte
 	if v := q.Get("page_token"); v != "" {

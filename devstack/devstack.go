@@ -1,7 +1,8 @@
 // Package devstack assembles the whole rma system in one process for
-// `rma dev`: the embedded Temporal server and UI, the four partner
-// simulators on loopback ports, the worker (reaching the simulators only
-// through the real HTTP adapters) and the HTTP API.
+// `rma dev`: a private PostgreSQL (the read model), the embedded Temporal
+// server and UI, the four partner simulators on loopback ports, the worker
+// (reaching the simulators only through the real HTTP adapters), the HTTP API
+// and the anomaly-check Schedule.
 package devstack
 
 import (
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -18,13 +21,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/activities"
-	"github.com/rma-dev/rma/activities/memport"
 	"github.com/rma-dev/rma/api"
 	"github.com/rma-dev/rma/devtemporal"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/partners"
+	"github.com/rma-dev/rma/pgdev"
 	"github.com/rma-dev/rma/sim"
 	"github.com/rma-dev/rma/starter"
+	"github.com/rma-dev/rma/store"
 	"github.com/rma-dev/rma/worker"
 	"github.com/rma-dev/rma/workflows"
 )
@@ -40,7 +44,10 @@ type Options struct {
 	CarrierStep   time.Duration
 	DevToken      string
 	WebhookSecret []byte
-	Logger        *zap.Logger
+	// DatabaseURL is an existing PostgreSQL; empty starts a private one
+	// under DataDir/postgres.
+	DatabaseURL string
+	Logger      *zap.Logger
 }
 
 // Stack is a running dev system.
@@ -49,16 +56,18 @@ type Stack struct {
 	Client   client.Client
 	Returns  *starter.Client
 	Carrier  *sim.Carrier
+	Store    *store.Store
 	URLs     URLs
 
 	worker  sdkworker.Worker
+	pg      *pgdev.Server
 	servers []*http.Server
 	log     *zap.Logger
 }
 
 // URLs are where the parts listen.
 type URLs struct {
-	API, TemporalFrontend, TemporalUI           string
+	API, TemporalFrontend, TemporalUI, Database string
 	Carrier, Inventory, Payments, Notifications string
 }
 
@@ -80,6 +89,24 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 			return nil, err
 		}
 	}
+	dbURL := o.DatabaseURL
+	if dbURL == "" {
+		s.pg, err = pgdev.Start(ctx, filepath.Join(o.DataDir, "postgres"), "rma")
+		if err != nil {
+			return nil, fmt.Errorf("start PostgreSQL: %w", err)
+		}
+		dbURL = s.pg.URL
+	}
+	if s.Store, err = store.Open(ctx, dbURL); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	// `rma report` and psql find the database through this file.
+	if err := os.WriteFile(filepath.Join(o.DataDir, "database-url"), []byte(dbURL+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write database-url: %w", err)
+	}
 	s.Temporal, err = devtemporal.Start(ctx, devtemporal.Options{
 		DataDir: o.DataDir, FrontendPort: o.TemporalPort, UIPort: o.UIPort,
 		SearchAttributes: workflows.SearchAttributeTypes(), Logger: o.Logger,
@@ -93,7 +120,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}
 	cp, ip, pp, np := SimPorts(o.HTTPPort)
 	base := func(p int) string { return "http://127.0.0.1:" + strconv.Itoa(p) }
-	s.URLs = URLs{API: base(o.HTTPPort), TemporalFrontend: s.Temporal.FrontendAddress(), TemporalUI: "http://" + s.Temporal.UIAddress(),
+	s.URLs = URLs{API: base(o.HTTPPort), Database: dbURL, TemporalFrontend: s.Temporal.FrontendAddress(), TemporalUI: "http://" + s.Temporal.UIAddress(),
 		Carrier: base(cp), Inventory: base(ip), Payments: base(pp), Notifications: base(np)}
 
 	s.Carrier = sim.NewCarrier(s.URLs.API+"/v1/webhooks/carrier", o.WebhookSecret, o.CarrierAuto, o.CarrierStep, o.Logger.Named("sim.carrier"))
@@ -112,8 +139,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	acts := &activities.Activities{
 		Carrier: partners.NewCarrier(s.URLs.Carrier), Inventory: partners.NewInventory(s.URLs.Inventory),
 		Payments: partners.NewPayments(s.URLs.Payments), Notifier: partners.NewNotifier(s.URLs.Notifications),
-		// The read model is in memory until the Postgres store lands.
-		Store:  &memport.Store{},
+		Store:  s.Store,
 		Logger: o.Logger.Named("activity"),
 	}
 	s.worker = worker.New(s.Client, acts, worker.DefaultOptions())
@@ -122,9 +148,12 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}
 
 	s.Returns = starter.New(s.Client, o.Policy)
+	if err := s.Returns.EnsureAnomalySchedule(ctx); err != nil {
+		return nil, err
+	}
 	tokens := map[string]api.Principal{o.DevToken: {Subject: "dev", Roles: api.AllRoles()}}
 	srv := api.New(api.Config{
-		Returns: s.Returns, Tokens: tokens, WebhookSecret: o.WebhookSecret, Logger: o.Logger.Named("api"),
+		Returns: s.Returns, Store: s.Store, Tokens: tokens, WebhookSecret: o.WebhookSecret, Logger: o.Logger.Named("api"),
 		Ready: func(ctx context.Context) error { _, err := s.Client.CheckHealth(ctx, nil); return err },
 	})
 	if err := s.serve(o.HTTPPort, srv.Handler()); err != nil {
@@ -178,5 +207,11 @@ func (s *Stack) Stop(ctx context.Context) {
 	}
 	if s.Temporal != nil {
 		s.Temporal.Stop()
+	}
+	if s.Store != nil {
+		_ = s.Store.Close()
+	}
+	if s.pg != nil {
+		s.pg.Stop()
 	}
 }

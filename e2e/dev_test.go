@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	_ "github.com/lib/pq" // read-model checks
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/webhook"
 	"github.com/rma-dev/rma/workflows"
@@ -207,6 +209,45 @@ func TestDev(t *testing.T) {
 		}
 	})
 
+	t.Run("completed returns show up in the KPIs and the read model", func(t *testing.T) {
+		d.t = t
+		// Two returns completed above (the refund and the exchange).
+		code, k := d.call("GET", "/v1/analytics/kpis", nil)
+		if code != 200 || k["completed_total"].(float64) < 2 || k["median_processing_seconds"] == nil || k["inspection_pass_rate"].(float64) != 1 ||
+			k["satisfaction_avg"].(float64) != 5 || k["expired_total"].(float64) < 1 {
+			t.Fatalf("kpis: %d %v", code, k)
+		}
+		out, err := d.cli("report", "kpis", "-o", "json", "--data-dir", d.dataDir)
+		var rep map[string]any
+		if err != nil || json.Unmarshal([]byte(out), &rep) != nil || rep["completed_total"] != k["completed_total"] {
+			t.Fatalf("rma report kpis: %v\n%s", err, out)
+		}
+		if code, out := d.call("GET", "/v1/analytics/reasons?group_by=sku", nil); code != 200 || len(out["rows"].([]any)) == 0 {
+			t.Fatalf("reasons: %d %v", code, out)
+		}
+		if code, out := d.call("POST", "/v1/analytics/sales", map[string]any{"sales": []any{map[string]any{"sku": "SKU-RED-M", "batch": "B2026-11", "units_sold": 500}}}); code != 200 {
+			t.Fatalf("sales import: %d %v", code, out)
+		}
+		if code, out := d.call("GET", "/v1/analytics/anomalies", nil); code != 200 || out["anomalies"] == nil {
+			t.Fatalf("anomalies: %d %v", code, out)
+		}
+		// The list and a return's state come from the read model too.
+		_, list := d.call("GET", "/v1/returns?status=completed&page_size=1", nil)
+		if items := list["items"].([]any); len(items) != 1 || list["next_page_token"] == nil {
+			t.Fatalf("paged list: %v", list)
+		}
+		id := list["items"].([]any)[0].(map[string]any)["id"].(string)
+		db := readDatabaseURL(t, d)
+		var status string
+		if err := queryRow(db, "SELECT status FROM returns WHERE rma_id = $1", id).Scan(&status); err != nil || status != "completed" {
+			t.Fatalf("read model row: %v %s", err, status)
+		}
+		var audit int
+		if err := queryRow(db, "SELECT count(*) FROM audit WHERE rma_id = $1", id).Scan(&audit); err != nil || audit < 10 {
+			t.Fatalf("audit rows: %v %d", err, audit)
+		}
+	})
+
 	t.Run("API errors are precise", func(t *testing.T) {
 		d.t = t
 		cases := []struct {
@@ -294,6 +335,23 @@ func recordHistory(t *testing.T, d *dev, id, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func readDatabaseURL(t *testing.T, d *dev) string {
+	b, err := os.ReadFile(filepath.Join(d.dataDir, "database-url"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func queryRow(url, q string, args ...any) *sql.Row {
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	return db.QueryRow(q, args...)
 }
 
 func getJSON(t *testing.T, url string, v any) {

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/pgdev"
 	"github.com/rma-dev/rma/workflows"
 )
 
@@ -80,14 +83,22 @@ func TestProductionTopology(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	pg, err := pgdev.Start(ctx, filepath.Join(t.TempDir(), "pg"), "rma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	if out, err := exec.Command(binary, "migrate", "--database-url", pg.URL).CombinedOutput(); err != nil || !strings.Contains(string(out), "applied migrations") {
+		t.Fatalf("rma migrate: %v %s", err, out)
+	}
 	simBase := httpBase(t) - 1
 	api1, api2 := freePort(t), freePort(t)
 	sim := func(i int) string { return "http://127.0.0.1:" + strconv.Itoa(simBase+i) }
-	temporalEnv := []string{"TEMPORAL_ADDRESS=" + hostport, "TEMPORAL_NAMESPACE=" + ns}
+	temporalEnv := []string{"TEMPORAL_ADDRESS=" + hostport, "TEMPORAL_NAMESPACE=" + ns, "RMA_DATABASE_URL=" + pg.URL}
 	startProc(t, []string{"RMA_WEBHOOK_SECRET=" + secret}, "sim", "--base-port", strconv.Itoa(simBase),
 		"--webhook-url", "http://127.0.0.1:"+strconv.Itoa(api1)+"/v1/webhooks/carrier", "--sim-carrier", "auto", "--sim-step", "500ms")
 	startProc(t, append(temporalEnv, "RMA_CARRIER_URL="+sim(1), "RMA_INVENTORY_URL="+sim(2), "RMA_PAYMENTS_URL="+sim(3), "RMA_NOTIFICATIONS_URL="+sim(4)), "worker")
-	apiEnv := append(temporalEnv, "RMA_TOKENS="+token+"=backend+support+warehouse+customer:ops", "RMA_WEBHOOK_SECRET="+secret)
+	apiEnv := append(temporalEnv, "RMA_TOKENS="+token+"=backend+support+warehouse+customer+analyst:ops", "RMA_WEBHOOK_SECRET="+secret)
 	for _, p := range []int{api1, api2} {
 		startProc(t, apiEnv, "api", "--http-port", strconv.Itoa(p))
 	}
@@ -114,5 +125,11 @@ func TestProductionTopology(t *testing.T) {
 	getJSON(t, sim(3)+"/v1/ledger?rma_id="+id, &ledger)
 	if len(ledger) != 1 {
 		t.Fatalf("ledger: %v", ledger)
+	}
+	// The worker projected into the shared read model; either replica
+	// serves analytics from it.
+	code, k := a.call("GET", "/v1/analytics/kpis", nil)
+	if code != 200 || k["completed_total"].(float64) != 1 {
+		t.Fatalf("kpis: %d %v", code, k)
 	}
 }

@@ -297,3 +297,34 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// Policy is the policy new returns snapshot.
+func (s *Client) Policy() domain.Policy { return s.policy }
+
+// EnsureAnomalySchedule creates (or updates) the Temporal Schedule that runs
+// the batch anomaly check every policy.anomaly.check_every: a Schedule, not
+// cron, so it is visible, pausable and backfillable in the Temporal UI.
+func (s *Client) EnsureAnomalySchedule(ctx context.Context) error {
+	every := s.policy.Anomaly.CheckEvery.D()
+	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
+	action := &client.ScheduleWorkflowAction{ID: workflows.AnomalyScheduleID, Workflow: workflows.AnomalyWorkflowType,
+		TaskQueue: workflows.TaskQueue, Args: []any{workflows.AnomalyInput{Rule: s.policy.Anomaly}},
+		StaticSummary: "batch return-rate check every " + s.policy.Anomaly.CheckEvery.String()}
+	_, err := s.c.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: workflows.AnomalyScheduleID, Spec: spec, Action: action,
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, Note: "rma: tell the quality team about batches whose return rate jumped"})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create anomaly schedule: %w", err)
+	}
+	h := s.c.ScheduleClient().GetHandle(ctx, workflows.AnomalyScheduleID)
+	if err := h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		in.Description.Schedule.Spec = &spec
+		in.Description.Schedule.Action = action
+		return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
+	}}); err != nil {
+		return fmt.Errorf("update anomaly schedule: %w", err)
+	}
+	return nil
+}

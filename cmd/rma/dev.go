@@ -21,6 +21,7 @@ import (
 func newDevCmd() *cobra.Command {
 	var o struct {
 		dataDir, policy, simCarrier string
+		databaseURL                 string
 		httpPort, temporalPort      int
 		uiPort                      int
 		simStep                     time.Duration
@@ -32,6 +33,10 @@ func newDevCmd() *cobra.Command {
 		Long: `rma dev runs everything on embedded defaults, with nothing to install:
   - a real Temporal server (SQLite file in --data-dir, so open returns and
     their timers survive a restart) and the Temporal Web UI,
+  - a private PostgreSQL (the read model, audit trail and analytics), started
+    from the locally installed binaries with its data in --data-dir/postgres
+    (as the unprivileged "postgres" user when run as root, since initdb
+    refuses root), unless --database-url is given,
   - local simulators of the carrier, inventory, payments and notifications
     services on the four ports after --http-port, reached over real HTTP,
   - the worker and the HTTP API.
@@ -78,6 +83,7 @@ Examples:
 			st, err := devstack.Start(ctx, devstack.Options{
 				DataDir: dataDir, HTTPPort: o.httpPort, TemporalPort: o.temporalPort, UIPort: o.uiPort, Policy: policy,
 				CarrierAuto: o.simCarrier == "auto", CarrierStep: o.simStep, DevToken: token, WebhookSecret: secret, Logger: log,
+				DatabaseURL: o.databaseURL,
 			})
 			if err != nil {
 				return err
@@ -87,11 +93,12 @@ Examples:
   API            %s      (OpenAPI: %s/v1/openapi.json)
   Temporal       %s   (TEMPORAL_ADDRESS for rma and temporal CLIs)
   Temporal UI    %s
+  PostgreSQL     %s   (read model and audit; rma report uses it)
   simulators     carrier %s  inventory %s  payments %s  notifications %s
   carrier sim    %s (change with --sim-carrier)
   dev token      %s   (export RMA_DEV_TOKEN=... to choose it)
 Press Ctrl-C to stop; a restart on the same --data-dir resumes every open return.
-`, dataDir, u.API, u.API, u.TemporalFrontend, u.TemporalUI, u.Carrier, u.Inventory, u.Payments, u.Notifications, o.simCarrier, token)
+`, dataDir, u.API, u.API, u.TemporalFrontend, u.TemporalUI, u.Database, u.Carrier, u.Inventory, u.Payments, u.Notifications, o.simCarrier, token)
 			if o.demo {
 				ids, err := devstack.SeedDemo(ctx, st)
 				if err != nil {
@@ -116,6 +123,7 @@ Press Ctrl-C to stop; a restart on the same --data-dir resumes every open return
 	f.StringVar(&o.simCarrier, "sim-carrier", "auto", "carrier simulator: auto plays pickup, transit and delivery by itself; manual moves parcels only on webhooks from outside")
 	f.DurationVar(&o.simStep, "sim-step", 5*time.Second, "auto carrier: time between scans")
 	f.BoolVar(&o.demo, "demo", false, "seed a handful of returns at different stages")
+	f.StringVar(&o.databaseURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "use this PostgreSQL instead of starting a private one (env RMA_DATABASE_URL)")
 	return cmd
 }
 

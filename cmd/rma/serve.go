@@ -16,17 +16,18 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/activities"
-	"github.com/rma-dev/rma/activities/memport"
 	"github.com/rma-dev/rma/api"
 	"github.com/rma-dev/rma/partners"
 	"github.com/rma-dev/rma/sim"
 	"github.com/rma-dev/rma/starter"
+	"github.com/rma-dev/rma/store"
 	"github.com/rma-dev/rma/worker"
 )
 
 func newWorkerCmd() *cobra.Command {
 	var tf temporalFlags
-	var carrier, inventory, payments, notify string
+	var db dbFlags
+	var carrier, inventory, payments, notify, policyFile string
 	wo := worker.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -41,15 +42,30 @@ in-flight activities finish (up to --drain-timeout).`,
 			defer func() { _ = log.Sync() }()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if db.url == "" {
+				return errors.New("the worker needs the read model: pass --database-url or set RMA_DATABASE_URL (run rma migrate first)")
+			}
+			policy, err := loadPolicy(policyFile)
+			if err != nil {
+				return err
+			}
+			st, err := db.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
 			c, err := tf.dial(ctx, log)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			if err := starter.New(c, policy).EnsureAnomalySchedule(ctx); err != nil {
+				return err
+			}
 			acts := &activities.Activities{
 				Carrier: partners.NewCarrier(carrier), Inventory: partners.NewInventory(inventory),
 				Payments: partners.NewPayments(payments), Notifier: partners.NewNotifier(notify),
-				Store: &memport.Store{}, Logger: log.Named("activity"),
+				Store: st, Logger: log.Named("activity"),
 			}
 			log.Info("worker started", zap.String("temporal", tf.address), zap.String("namespace", tf.namespace))
 			return worker.Run(ctx, c, acts, wo)
@@ -64,13 +80,15 @@ in-flight activities finish (up to --drain-timeout).`,
 	f.IntVar(&wo.MaxConcurrentActivities, "max-activities", wo.MaxConcurrentActivities, "concurrent activities")
 	f.IntVar(&wo.MaxConcurrentWorkflowTasks, "max-workflow-tasks", wo.MaxConcurrentWorkflowTasks, "concurrent workflow tasks")
 	f.DurationVar(&wo.DrainTimeout, "drain-timeout", wo.DrainTimeout, "how long shutdown waits for in-flight activities")
+	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML (the anomaly check's schedule and rule); env RMA_POLICY")
+	f.StringVar(&db.url, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL read model (env RMA_DATABASE_URL)")
 	return cmd
 }
 
 func newAPICmd() *cobra.Command {
 	var tf temporalFlags
 	var port int
-	var policyFile string
+	var policyFile, dbURL string
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Serve the HTTP API (stateless; scale horizontally)",
@@ -107,7 +125,14 @@ is the carrier webhook secret (required).`,
 				return err
 			}
 			defer c.Close()
-			srv := api.New(api.Config{Returns: starter.New(c, policy), Tokens: tokens, WebhookSecret: []byte(secret), Logger: log,
+			var st *store.Store
+			if dbURL != "" {
+				if st, err = store.Open(ctx, dbURL); err != nil {
+					return err
+				}
+				defer st.Close()
+			}
+			srv := api.New(api.Config{Returns: starter.New(c, policy), Store: st, Tokens: tokens, WebhookSecret: []byte(secret), Logger: log,
 				Ready: func(ctx context.Context) error { _, err := c.CheckHealth(ctx, nil); return err }})
 			return serveUntil(ctx, log, port, srv.Handler())
 		},
@@ -115,6 +140,7 @@ is the carrier webhook secret (required).`,
 	tf.register(cmd)
 	cmd.Flags().IntVar(&port, "http-port", 8080, "port to listen on")
 	cmd.Flags().StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into new returns (env RMA_POLICY)")
+	cmd.Flags().StringVar(&dbURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL read model for lists, closed returns and analytics (env RMA_DATABASE_URL)")
 	return cmd
 }
 
