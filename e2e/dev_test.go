@@ -225,11 +225,49 @@ func TestDev(t *testing.T) {
 		if code, out := d.call("GET", "/v1/analytics/reasons?group_by=sku", nil); code != 200 || len(out["rows"].([]any)) == 0 {
 			t.Fatalf("reasons: %d %v", code, out)
 		}
-		if code, out := d.call("POST", "/v1/analytics/sales", map[string]any{"sales": []any{map[string]any{"sku": "SKU-RED-M", "batch": "B2026-11", "units_sold": 500}}}); code != 200 {
+		// Batch B2026-11 of SKU-RED-M sold 40 and came back 3+ times above;
+		// an older batch sold 1000 with no returns: a jump.
+		sales := []any{map[string]any{"sku": "SKU-RED-M", "batch": "B2026-11", "units_sold": 40}, map[string]any{"sku": "SKU-RED-M", "batch": "B2026-09", "units_sold": 1000}}
+		if code, out := d.call("POST", "/v1/analytics/sales", map[string]any{"sales": sales}); code != 200 {
 			t.Fatalf("sales import: %d %v", code, out)
 		}
-		if code, out := d.call("GET", "/v1/analytics/anomalies", nil); code != 200 || out["anomalies"] == nil {
-			t.Fatalf("anomalies: %d %v", code, out)
+		code, anomalies := d.call("GET", "/v1/analytics/anomalies", nil)
+		found, _ := anomalies["anomalies"].([]any)
+		if code != 200 || len(found) != 1 || found[0].(map[string]any)["batch"] != "B2026-11" {
+			t.Fatalf("anomalies: %d %v", code, anomalies)
+		}
+		// The Temporal Schedule (not cron) runs the check; trigger it now and
+		// the quality team is told about the batch.
+		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		h := c.ScheduleClient().GetHandle(context.Background(), workflows.AnomalyScheduleID)
+		desc, err := h.Describe(context.Background())
+		if err != nil || desc.Schedule.Spec.Intervals[0].Every != 24*time.Hour {
+			t.Fatalf("anomaly schedule: %v %+v", err, desc)
+		}
+		if err := h.Trigger(context.Background(), client.ScheduleTriggerOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var alert map[string]any
+		for i := 0; i < 100 && alert == nil; i++ {
+			var outbox []map[string]any
+			getJSON(t, d.simURL(4, "/v1/outbox"), &outbox)
+			for _, m := range outbox {
+				if m["to"] == "quality" && m["template"] == "batch_anomaly" {
+					alert = m
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if alert == nil {
+			t.Fatal("the quality team was not told")
+		}
+		p := alert["params"].(map[string]any)
+		if p["batch"] != "B2026-11" || p["sku"] != "SKU-RED-M" || p["sample"] != "40" || p["baseline"] != "0.0%" || p["rate"] == "" {
+			t.Fatalf("alert: %v", alert)
 		}
 		// The list and a return's state come from the read model too.
 		_, list := d.call("GET", "/v1/returns?status=completed&page_size=1", nil)
