@@ -37,7 +37,9 @@ type Server struct {
 
 // FindBinaries returns the directory holding initdb and postgres: PATH
 // first, then /usr/lib/postgresql/*/bin (newest version first).
-func FindBinaries() (string, error) {
+func FindBinaries() (string, error) { return findBinaries("/usr/lib/postgresql/*/bin") }
+
+func findBinaries(glob string) (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		dir := filepath.Dir(p)
 		if real, err := filepath.EvalSymlinks(p); err == nil {
@@ -47,7 +49,7 @@ func FindBinaries() (string, error) {
 			return dir, nil
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(glob)
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
