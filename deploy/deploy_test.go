@@ -112,7 +112,7 @@ func TestComposeMatchesTheBinary(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range []string{"worker", "api", "sim"} {
+	for _, r := range []string{"worker", "api", "sim", "migrate"} {
 		if !roles[r] {
 			t.Errorf("compose has no rma %s service", r)
 		}
@@ -132,7 +132,7 @@ func TestKubernetesMatchesTheBinary(t *testing.T) {
 	}
 	src := sourceEnv(t)
 	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-	deployments := 0
+	deployments, jobs := 0, 0
 	for {
 		var doc struct {
 			Kind string
@@ -152,6 +152,13 @@ func TestKubernetesMatchesTheBinary(t *testing.T) {
 					t.Errorf("ConfigMap sets %s, which rma never reads", k)
 				}
 			}
+		}
+		if doc.Kind == "Job" {
+			for _, c := range doc.Spec.Template.Spec.Containers {
+				checkInvocation(t, c.Args)
+			}
+			jobs++
+			continue
 		}
 		if doc.Kind != "Deployment" {
 			continue
@@ -175,8 +182,8 @@ func TestKubernetesMatchesTheBinary(t *testing.T) {
 			}
 		}
 	}
-	if deployments != 2 {
-		t.Fatalf("want the worker and api Deployments, found %d", deployments)
+	if deployments != 2 || jobs != 1 {
+		t.Fatalf("want the worker and api Deployments and the migrate Job, found %d and %d", deployments, jobs)
 	}
 }
 
