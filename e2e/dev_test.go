@@ -14,6 +14,7 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -162,6 +163,30 @@ func TestDev(t *testing.T) {
 			}
 			if !found {
 				t.Fatalf("%s did not find %s", q, id)
+			}
+		}
+		// The same through Temporal's visibility API, as ops do in the UI.
+		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, q := range []string{`RmaOrderId = "SO-E2E-5"`, `RmaCustomerId = "C-E2E-5"`, `RmaSkus = "SKU-MUG"`, `RmaStatus = "awaiting_shipment" AND RmaKind = "return" AND RmaCustomerId = "C-E2E-5"`, `RmaDeadline > "2000-01-01T00:00:00Z" AND RmaOrderId = "SO-E2E-5"`} {
+			var hit bool
+			for i := 0; i < 50 && !hit; i++ {
+				resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+				if err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+				for _, e := range resp.Executions {
+					hit = hit || e.Execution.WorkflowId == workflows.WorkflowID(id)
+				}
+				if !hit {
+					time.Sleep(200 * time.Millisecond)
+				}
+			}
+			if !hit {
+				t.Fatalf("visibility query %s did not find %s", q, id)
 			}
 		}
 		if code, out := d.call("GET", "/v1/returns?status=lost", nil); code != 422 {
