@@ -40,14 +40,7 @@ func TestDev(t *testing.T) {
 		d.t = t
 		id := d.create(returnRequest("SO-E2E-1", "C-E2E-1", "SKU-RED-M", 19900, "defective", "refund"))
 		d.waitStatus(id, domain.StatusAwaitingShipment)
-		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
-		r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
-		d.scan(r.TrackingNumber, "picked_up")
-		d.scan(r.TrackingNumber, "delivered")
-		d.waitFor(id, "arrival", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })
-		d.mustCall("POST", "/v1/returns/"+id+"/receive", map[string]any{"note": "box ok"}, 200)
-		d.mustCall("POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
-		r = d.waitStatus(id, domain.StatusCompleted)
+		r := d.shipAndPass(id, "pickup", "picked_up")
 		if r.RefundTotal.Amount != 19900 || r.RefundTotal.Currency != "CNY" || r.FeesTotal.Amount != 0 {
 			t.Fatalf("refund %v fees %v", r.RefundTotal, r.FeesTotal)
 		}
@@ -67,14 +60,7 @@ func TestDev(t *testing.T) {
 		req["lines"].([]any)[0].(map[string]any)["exchange_sku"] = "SKU-RED-L"
 		id := d.create(req)
 		d.waitStatus(id, domain.StatusAwaitingShipment)
-		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "dropoff"}, 200)
-		r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
-		d.scan(r.TrackingNumber, "in_transit")
-		d.scan(r.TrackingNumber, "delivered")
-		d.waitFor(id, "arrival", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })
-		d.mustCall("POST", "/v1/returns/"+id+"/receive", nil, 200)
-		d.mustCall("POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
-		r = d.waitStatus(id, domain.StatusCompleted)
+		r := d.shipAndPass(id, "dropoff", "in_transit")
 		if r.ReplacementTrackingNumber == "" || r.Lines[0].Replacement == nil || !r.Lines[0].Replacement.Shipped || r.Lines[0].Replacement.SKU != "SKU-RED-L" {
 			t.Fatalf("replacement not shipped: %+v", r.Lines[0].Replacement)
 		}
@@ -398,6 +384,20 @@ func recordHistory(t *testing.T, d *dev, id, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// shipAndPass plays customer, carrier and warehouse: the shipping choice,
+// the first scan and delivery, receipt, and a passed inspection of L1.
+func (d *dev) shipAndPass(id, method, firstScan string) domain.Return {
+	d.t.Helper()
+	d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": method}, 200)
+	r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+	d.scan(r.TrackingNumber, firstScan)
+	d.scan(r.TrackingNumber, "delivered")
+	d.waitFor(id, "arrival", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })
+	d.mustCall("POST", "/v1/returns/"+id+"/receive", map[string]any{"note": "box ok"}, 200)
+	d.mustCall("POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
+	return d.waitStatus(id, domain.StatusCompleted)
 }
 
 func readDatabaseURL(t *testing.T, d *dev) string {

@@ -209,6 +209,20 @@ func (r *returnRun) settleHold(ctx workflow.Context, lineID string, capture bool
 	return nil
 }
 
+// shipOut sends goods to the customer (replacement, reship, repaired or
+// rejected item) and makes the parcel trackable. The key is the RMA, the
+// line and the purpose, so a retry never ships twice.
+func (r *returnRun) shipOut(ctx workflow.Context, l *domain.LineState, sku, purpose, keyPurpose, step, summary string) (string, error) {
+	ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, keyPurpose), RMAID: r.in.RMAID, LineID: l.LineID, SKU: sku,
+		Quantity: l.Quantity, Purpose: purpose, Customer: r.req.Customer}
+	var s activities.Shipment
+	if err := r.do(ctx, step+l.LineID, classCarrier, summary, act.ShipToCustomer, ship, &s); err != nil {
+		return "", err
+	}
+	r.trackParcel(ctx, s.TrackingNumber)
+	return s.TrackingNumber, nil
+}
+
 // shipReplacement commits the reservation and ships the replacement.
 func (r *returnRun) shipReplacement(ctx workflow.Context, l *domain.LineState) error {
 	rep := l.Replacement
@@ -216,18 +230,15 @@ func (r *returnRun) shipReplacement(ctx workflow.Context, l *domain.LineState) e
 	if err := r.do(ctx, "commit-"+l.LineID, classStock, "commit reservation of "+rep.SKU+" for "+l.LineID, act.CommitStock, stock, nil); err != nil {
 		return err
 	}
-	ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, "replacement"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: rep.SKU,
-		Quantity: l.Quantity, Purpose: activities.ShipReplacement, Customer: r.req.Customer}
-	var s activities.Shipment
-	if err := r.do(ctx, "ship-replacement-"+l.LineID, classCarrier, "ship replacement "+rep.SKU+" for "+l.LineID, act.ShipToCustomer, ship, &s); err != nil {
+	tracking, err := r.shipOut(ctx, l, rep.SKU, activities.ShipReplacement, "replacement", "ship-replacement-", "ship replacement "+rep.SKU+" for "+l.LineID)
+	if err != nil {
 		return err
 	}
-	rep.Shipped, rep.TrackingNumber = true, s.TrackingNumber
-	r.trackParcel(ctx, s.TrackingNumber)
-	r.v.ReplacementTrackingNumber = s.TrackingNumber
+	rep.Shipped, rep.TrackingNumber = true, tracking
+	r.v.ReplacementTrackingNumber = tracking
 	r.stage(ctx, "replacement_shipped")
-	r.addTimeline(ctx, "replacement_shipped", "carrier", l.LineID+": "+rep.SKU+" "+s.TrackingNumber)
+	r.addTimeline(ctx, "replacement_shipped", "carrier", l.LineID+": "+rep.SKU+" "+tracking)
 	r.record(ctx, "replacement_shipped", "system")
-	r.notify(ctx, activities.ToCustomer, "replacement_shipped", map[string]string{"sku": rep.SKU, "tracking": s.TrackingNumber})
+	r.notify(ctx, activities.ToCustomer, "replacement_shipped", map[string]string{"sku": rep.SKU, "tracking": tracking})
 	return nil
 }

@@ -68,15 +68,9 @@ func (r *returnRun) inspect(ctx workflow.Context) error {
 func (r *returnRun) applyDisposition(ctx workflow.Context, l *domain.LineState) error {
 	d := l.Inspection.Disposition
 	if d == domain.DispositionReturnToCustomer {
-		ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, "return-to-customer"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU,
-			Quantity: l.Quantity, Purpose: activities.ShipBackToCustomer, Customer: r.req.Customer}
-		var s activities.Shipment
-		if err := r.do(ctx, "return-to-customer-"+l.LineID, classCarrier, "send "+l.SKU+" back to the customer", act.ShipToCustomer, ship, &s); err != nil {
-			return err
-		}
-		l.OutboundTracking = s.TrackingNumber
-		r.trackParcel(ctx, s.TrackingNumber)
-		return nil
+		tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipBackToCustomer, "return-to-customer", "return-to-customer-", "send "+l.SKU+" back to the customer")
+		l.OutboundTracking = tracking
+		return err
 	}
 	if d == domain.DispositionRepair && l.Resolution == domain.ResolutionRepair && passed(*l) {
 		return nil
@@ -227,16 +221,13 @@ func (r *returnRun) reship(ctx workflow.Context, l *domain.LineState) error {
 	if err := r.do(ctx, "reship-commit-"+l.LineID, classStock, "commit "+l.SKU+" to reship", act.CommitStock, commit, nil); err != nil {
 		return err
 	}
-	ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, "reship"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU,
-		Quantity: l.Quantity, Purpose: activities.ShipReship, Customer: r.req.Customer}
-	var s activities.Shipment
-	if err := r.do(ctx, "reship-"+l.LineID, classCarrier, "reship missing "+l.SKU, act.ShipToCustomer, ship, &s); err != nil {
+	tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipReship, "reship", "reship-", "reship missing "+l.SKU)
+	if err != nil {
 		return err
 	}
-	l.OutboundTracking = s.TrackingNumber
-	r.trackParcel(ctx, s.TrackingNumber)
-	r.addTimeline(ctx, "reshipped", "carrier", l.LineID+": "+l.SKU+" "+s.TrackingNumber)
-	r.notify(ctx, activities.ToCustomer, "reshipped", map[string]string{"sku": l.SKU, "tracking": s.TrackingNumber})
+	l.OutboundTracking = tracking
+	r.addTimeline(ctx, "reshipped", "carrier", l.LineID+": "+l.SKU+" "+tracking)
+	r.notify(ctx, activities.ToCustomer, "reshipped", map[string]string{"sku": l.SKU, "tracking": tracking})
 	return nil
 }
 
@@ -264,16 +255,13 @@ func (r *returnRun) repair(ctx workflow.Context, l *domain.LineState) error {
 		}
 	}
 	delete(r.awaiting, key)
-	ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, "repair-return"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU,
-		Quantity: l.Quantity, Purpose: activities.ShipRepairReturn, Customer: r.req.Customer}
-	var s activities.Shipment
-	if err := r.do(ctx, "repair-return-"+l.LineID, classCarrier, "ship repaired "+l.SKU+" back", act.ShipToCustomer, ship, &s); err != nil {
+	tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipRepairReturn, "repair-return", "repair-return-", "ship repaired "+l.SKU+" back")
+	if err != nil {
 		return err
 	}
-	l.OutboundTracking = s.TrackingNumber
-	r.trackParcel(ctx, s.TrackingNumber)
-	r.transition(ctx, domain.StatusResolving, waitOn(domain.WaitingSystem), nil, "repair_shipped", "carrier", l.LineID+": "+s.TrackingNumber)
-	r.notify(ctx, activities.ToCustomer, "repair_shipped", map[string]string{"sku": l.SKU, "tracking": s.TrackingNumber})
+	l.OutboundTracking = tracking
+	r.transition(ctx, domain.StatusResolving, waitOn(domain.WaitingSystem), nil, "repair_shipped", "carrier", l.LineID+": "+tracking)
+	r.notify(ctx, activities.ToCustomer, "repair_shipped", map[string]string{"sku": l.SKU, "tracking": tracking})
 	return nil
 }
 
