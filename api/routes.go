@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/domain"
@@ -63,6 +64,11 @@ func (s *Server) routes() []route {
 	}
 }
 
+// temporalDown reports errors that mean Temporal could not answer now.
+func temporalDown(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, new(*serviceerror.Unavailable)) || errors.As(err, new(*serviceerror.DeadlineExceeded))
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ Principal) {
 	if s.cfg.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
@@ -105,7 +111,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, p Principal) {
 // has closed past Temporal's retention (or Temporal is unreachable).
 func (s *Server) get(w http.ResponseWriter, r *http.Request, _ Principal) {
 	ret, err := s.cfg.Returns.Get(r.Context(), r.PathValue("id"))
-	if err != nil && s.cfg.Store != nil && errors.Is(err, starter.ErrNotFound) {
+	if err != nil && s.cfg.Store != nil && (errors.Is(err, starter.ErrNotFound) || temporalDown(err)) {
 		ret, err = s.cfg.Store.Get(r.Context(), r.PathValue("id"))
 		if errors.Is(err, store.ErrNotFound) {
 			err = starter.ErrNotFound
