@@ -68,11 +68,19 @@ func waitHTTP(t *testing.T, url string) {
 	t.Fatalf("%s never answered", url)
 }
 
-// TestProductionTopology runs the deploy/ topology as real processes on
-// loopback against a separate Temporal server: the partner simulators, a
-// worker and two API replicas (the API is stateless, so any replica serves
-// any return). The auto carrier drives the parcel with signed webhooks.
-func TestProductionTopology(t *testing.T) {
+// topology is the deploy/ topology as real processes on loopback against a
+// separate Temporal server: PostgreSQL (migrated by `rma migrate`), the
+// partner simulators, a worker and two API replicas.
+type topology struct {
+	a, b      *dev
+	sim       func(i int) string
+	workerEnv []string
+	worker    *proc
+	dbURL     string
+}
+
+func startTopology(t *testing.T) *topology {
+	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true})))
 	ns, hostport := ts.GetDefaultNamespace(), ts.GetFrontendHostPort()
@@ -82,32 +90,39 @@ func TestProductionTopology(t *testing.T) {
 		Namespace: ns, SearchAttributes: workflows.SearchAttributeTypes()}); err != nil {
 		t.Fatal(err)
 	}
-
 	pg, err := pgdev.Start(ctx, filepath.Join(t.TempDir(), "pg"), "rma")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Stop()
+	t.Cleanup(pg.Stop)
 	if out, err := exec.Command(binary, "migrate", "--database-url", pg.URL).CombinedOutput(); err != nil || !strings.Contains(string(out), "applied migrations") {
 		t.Fatalf("rma migrate: %v %s", err, out)
 	}
 	simBase := httpBase(t) - 1
 	api1, api2 := freePort(t), freePort(t)
-	sim := func(i int) string { return "http://127.0.0.1:" + strconv.Itoa(simBase+i) }
+	tp := &topology{dbURL: pg.URL, sim: func(i int) string { return "http://127.0.0.1:" + strconv.Itoa(simBase+i) }}
 	temporalEnv := []string{"TEMPORAL_ADDRESS=" + hostport, "TEMPORAL_NAMESPACE=" + ns, "RMA_DATABASE_URL=" + pg.URL}
 	startProc(t, []string{"RMA_WEBHOOK_SECRET=" + secret}, "sim", "--base-port", strconv.Itoa(simBase),
 		"--webhook-url", "http://127.0.0.1:"+strconv.Itoa(api1)+"/v1/webhooks/carrier", "--sim-carrier", "auto", "--sim-step", "500ms")
-	startProc(t, append(temporalEnv, "RMA_CARRIER_URL="+sim(1), "RMA_INVENTORY_URL="+sim(2), "RMA_PAYMENTS_URL="+sim(3), "RMA_NOTIFICATIONS_URL="+sim(4)), "worker")
+	tp.workerEnv = append(temporalEnv, "RMA_CARRIER_URL="+tp.sim(1), "RMA_INVENTORY_URL="+tp.sim(2), "RMA_PAYMENTS_URL="+tp.sim(3), "RMA_NOTIFICATIONS_URL="+tp.sim(4))
+	tp.worker = startProc(t, tp.workerEnv, "worker")
 	apiEnv := append(temporalEnv, "RMA_TOKENS="+token+"=backend+support+warehouse+customer+analyst:ops", "RMA_WEBHOOK_SECRET="+secret)
 	for _, p := range []int{api1, api2} {
 		startProc(t, apiEnv, "api", "--http-port", strconv.Itoa(p))
 	}
-	for _, u := range []string{sim(1) + "/v1/parcels", sim(3) + "/v1/ledger", "http://127.0.0.1:" + strconv.Itoa(api1) + "/readyz", "http://127.0.0.1:" + strconv.Itoa(api2) + "/readyz"} {
+	for _, u := range []string{tp.sim(1) + "/v1/parcels", tp.sim(3) + "/v1/ledger", "http://127.0.0.1:" + strconv.Itoa(api1) + "/readyz", "http://127.0.0.1:" + strconv.Itoa(api2) + "/readyz"} {
 		waitHTTP(t, u)
 	}
+	tp.a, tp.b = &dev{t: t, http: api1}, &dev{t: t, http: api2}
+	return tp
+}
 
-	a := &dev{t: t, http: api1}
-	b := &dev{t: t, http: api2}
+// TestProductionTopology runs a return through the production topology: any
+// API replica serves any return, and the auto carrier drives the parcel with
+// signed webhooks.
+func TestProductionTopology(t *testing.T) {
+	tp := startTopology(t)
+	a, b := tp.a, tp.b
 	id := a.create(returnRequest("SO-TOPO-1", "C-TOPO-1", "SKU-RED-M", 19900, "defective", "refund"))
 	b.waitStatus(id, domain.StatusAwaitingShipment)
 	b.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
@@ -122,7 +137,7 @@ func TestProductionTopology(t *testing.T) {
 		t.Fatalf("refund %v", r.RefundTotal)
 	}
 	var ledger []map[string]any
-	getJSON(t, sim(3)+"/v1/ledger?rma_id="+id, &ledger)
+	getJSON(t, tp.sim(3)+"/v1/ledger?rma_id="+id, &ledger)
 	if len(ledger) != 1 {
 		t.Fatalf("ledger: %v", ledger)
 	}
@@ -132,4 +147,56 @@ func TestProductionTopology(t *testing.T) {
 	if code != 200 || k["completed_total"].(float64) != 1 {
 		t.Fatalf("kpis: %d %v", code, k)
 	}
+}
+
+// TestCrashMidRefundPaysOnce kills the worker (SIGKILL, no drain) while the
+// refund call is in flight at a slow payment service. Temporal retries the
+// activity on a new worker after its start-to-close timeout, with the same
+// idempotency key (RMA, line, purpose): the customer is paid exactly once.
+func TestCrashMidRefundPaysOnce(t *testing.T) {
+	tp := startTopology(t)
+	a := tp.a
+	id := a.create(returnRequest("SO-CRASH-1", "C-CRASH-1", "SKU-LAMP", 9900, "defective", "refund"))
+	a.waitStatus(id, domain.StatusAwaitingShipment)
+	a.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
+	a.waitFor(id, "delivery", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })
+	a.mustCall("POST", "/v1/returns/"+id+"/receive", nil, 200)
+
+	// Every payment call now takes 3 s, so the refund is in flight when the
+	// worker dies.
+	resp, err := http.Post(tp.sim(3)+"/v1/_faults", "application/json", strings.NewReader(`{"latency_ms": 3000}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("set faults: %v", err)
+	}
+	a.mustCall("POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
+	a.waitStatus(id, domain.StatusResolving)
+	time.Sleep(1500 * time.Millisecond)
+	_ = tp.worker.cmd.Process.Kill()
+	_ = tp.worker.cmd.Wait()
+	killedAt := time.Now()
+	startProc(t, tp.workerEnv, "worker")
+
+	deadline := time.Now().Add(90 * time.Second)
+	var r domain.Return
+	for time.Now().Before(deadline) {
+		if r = a.get(id); r.Status == domain.StatusCompleted {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if r.Status != domain.StatusCompleted {
+		t.Fatalf("not completed after the crash: %s", r.Status)
+	}
+	var ledger []map[string]any
+	getJSON(t, tp.sim(3)+"/v1/ledger?rma_id="+id, &ledger)
+	refunds := 0
+	for _, e := range ledger {
+		if e["kind"] == "refund" {
+			refunds++
+		}
+	}
+	if refunds != 1 || r.RefundTotal.Amount != 9900 {
+		t.Fatalf("paid %d times (refund_total %v): %v", refunds, r.RefundTotal, ledger)
+	}
+	t.Logf("worker killed mid-refund; recovered in %s; %d refund in the ledger", time.Since(killedAt).Round(time.Second), refunds)
 }
