@@ -8,8 +8,12 @@ export GOTOOLCHAIN := local
 
 .PHONY: test lint tools fmt
 
+# Build first: on a cold cache the embedded Temporal server takes minutes to
+# compile, and the e2e/deploy tests build the rma binary in TestMain, which
+# counts against the test timeout.
 test: lint
-	$(GO) test -count=1 ./...
+	$(GO) build ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
