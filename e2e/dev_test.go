@@ -322,8 +322,12 @@ func TestDev(t *testing.T) {
 		// A wrong transition: approve a return that is already approved.
 		id := d.create(returnRequest("SO-E2E-7", "C-E2E-7", "SKU-RED-S", 19900, "defective", "refund"))
 		d.waitStatus(id, domain.StatusAwaitingShipment)
+		before := historyLength(t, d, id)
 		if code, out := d.call("POST", "/v1/returns/"+id+"/approve", map[string]any{}); code != 409 || out["error"].(map[string]any)["code"] != "invalid_transition" {
 			t.Errorf("approve twice: %d %v", code, out)
+		}
+		if after := historyLength(t, d, id); after != before {
+			t.Errorf("a refused update wrote %d events to history", after-before)
 		}
 		if code, out := d.call("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "teleport"}); code != 422 {
 			t.Errorf("bad method: %d %v", code, out)
@@ -398,6 +402,19 @@ func (d *dev) shipAndPass(id, method, firstScan string) domain.Return {
 	d.mustCall("POST", "/v1/returns/"+id+"/receive", map[string]any{"note": "box ok"}, 200)
 	d.mustCall("POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
 	return d.waitStatus(id, domain.StatusCompleted)
+}
+
+func historyLength(t *testing.T, d *dev, id string) int {
+	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	desc, err := c.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(id), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(desc.WorkflowExecutionInfo.HistoryLength)
 }
 
 func readDatabaseURL(t *testing.T, d *dev) string {
