@@ -251,27 +251,23 @@ func (inv *Inventory) Reserve(_ context.Context, req activities.ReserveRequest) 
 	return r, nil
 }
 
-// Release implements activities.Inventory.
+// Release implements activities.Inventory: the reserved units go back to
+// stock.
 func (inv *Inventory) Release(_ context.Context, req activities.StockRequest) error {
-	if err := inv.check("inventory.release"); err != nil {
-		return err
-	}
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
-	if _, ok, err := inv.idem.lookup(req.Key, req); err != nil || ok {
-		return err
-	}
-	k := req.RMAID + "/" + req.LineID
-	inv.Stock[req.SKU] += inv.Reserved[k]
-	delete(inv.Reserved, k)
-	inv.Released = append(inv.Released, k)
-	inv.idem.store(req.Key, nil)
-	return nil
+	return inv.settle("inventory.release", req, func(k string) {
+		inv.Stock[req.SKU] += inv.Reserved[k]
+		inv.Released = append(inv.Released, k)
+	})
 }
 
-// Commit implements activities.Inventory.
+// Commit implements activities.Inventory: the reserved units ship.
 func (inv *Inventory) Commit(_ context.Context, req activities.StockRequest) error {
-	if err := inv.check("inventory.commit"); err != nil {
+	return inv.settle("inventory.commit", req, func(k string) { inv.Commits = append(inv.Commits, k) })
+}
+
+// settle ends a reservation once per idempotency key.
+func (inv *Inventory) settle(op string, req activities.StockRequest, apply func(key string)) error {
+	if err := inv.check(op); err != nil {
 		return err
 	}
 	inv.mu.Lock()
@@ -280,8 +276,8 @@ func (inv *Inventory) Commit(_ context.Context, req activities.StockRequest) err
 		return err
 	}
 	k := req.RMAID + "/" + req.LineID
+	apply(k)
 	delete(inv.Reserved, k)
-	inv.Commits = append(inv.Commits, k)
 	inv.idem.store(req.Key, nil)
 	return nil
 }
