@@ -115,8 +115,7 @@ func TestDev(t *testing.T) {
 		d.t = t
 		id := d.create(returnRequest("SO-E2E-4", "C-E2E-4", "SKU-LAMP", 9900, "defective", "refund"))
 		d.waitStatus(id, domain.StatusAwaitingShipment)
-		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
-		r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+		r := d.chooseShipping(id, "pickup")
 		if r.Deadline == nil || r.Deadline.Kind != "pickup" || time.Until(r.Deadline.At) > 7*time.Second {
 			t.Fatalf("deadline %+v", r.Deadline)
 		}
@@ -184,8 +183,7 @@ func TestDev(t *testing.T) {
 		d.t = t
 		id := d.create(returnRequest("SO-E2E-6", "C-E2E-6", "SKU-RED-S", 19900, "defective", "refund"))
 		d.waitStatus(id, domain.StatusAwaitingShipment)
-		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
-		r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+		r := d.chooseShipping(id, "pickup")
 		before := len(r.Timeline)
 		ev := map[string]any{"event_id": "sig-1", "tracking_number": r.TrackingNumber, "type": "picked_up"}
 		wrong := func(b []byte) string { return webhook.Sign([]byte("not-the-secret"), time.Now(), b) }
@@ -390,12 +388,19 @@ func recordHistory(t *testing.T, d *dev, id, name string) {
 	}
 }
 
+// chooseShipping answers the shipping choice as the customer and waits for
+// the label.
+func (d *dev) chooseShipping(id, method string) domain.Return {
+	d.t.Helper()
+	d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": method}, 200)
+	return d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+}
+
 // shipAndPass plays customer, carrier and warehouse: the shipping choice,
 // the first scan and delivery, receipt, and a passed inspection of L1.
 func (d *dev) shipAndPass(id, method, firstScan string) domain.Return {
 	d.t.Helper()
-	d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": method}, 200)
-	r := d.waitFor(id, "label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+	r := d.chooseShipping(id, method)
 	d.scan(r.TrackingNumber, firstScan)
 	d.scan(r.TrackingNumber, "delivered")
 	d.waitFor(id, "arrival", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })

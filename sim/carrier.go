@@ -16,16 +16,8 @@ import (
 	"github.com/rma-dev/rma/activities/memport"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/webhook"
+	"github.com/rma-dev/rma/workflows"
 )
-
-// CarrierEvent is the webhook body (API.md).
-type CarrierEvent struct {
-	EventID        string                  `json:"event_id"`
-	TrackingNumber string                  `json:"tracking_number"`
-	Type           domain.CarrierEventType `json:"type"`
-	OccurredAt     time.Time               `json:"occurred_at"`
-	Detail         string                  `json:"detail,omitempty"`
-}
 
 // Carrier simulates the carrier: labels, pickups, outbound shipments and
 // claims, and tracking webhooks, signed like a real carrier's, either on its
@@ -145,10 +137,10 @@ func (s *Carrier) Stop() {
 
 // Send posts one signed webhook (twice under the duplicate fault), retrying
 // a few times while the API is not ready to route it, as carriers do.
-func (s *Carrier) Send(ctx context.Context, tracking string, typ domain.CarrierEventType, detail string) (CarrierEvent, int, error) {
+func (s *Carrier) Send(ctx context.Context, tracking string, typ domain.CarrierEventType, detail string) (workflows.CarrierEvent, int, error) {
 	s.mu.Lock()
 	s.seq++
-	ev := CarrierEvent{EventID: fmt.Sprintf("%s-%d-%s", tracking, s.seq, typ), TrackingNumber: tracking, Type: typ, OccurredAt: time.Now().UTC(), Detail: detail}
+	ev := workflows.CarrierEvent{EventID: fmt.Sprintf("%s-%d-%s", tracking, s.seq, typ), TrackingNumber: tracking, Type: typ, OccurredAt: time.Now().UTC(), Detail: detail}
 	s.mu.Unlock()
 	body, _ := json.Marshal(ev)
 	copies := 1
