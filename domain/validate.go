@@ -2,7 +2,6 @@ package domain
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -41,25 +40,26 @@ func (p problems) err() error {
 	return &ValidationError{Problems: p}
 }
 
-// MaxLines bounds one request so one return's history stays small.
-const MaxLines = 50
-
 // clockSkew tolerates a merchant clock slightly ahead of ours.
 const clockSkew = 5 * time.Minute
 
-// Validate checks a normalized request against the API contract. now is the
-// caller's clock, used to refuse deliveries in the future.
+// Validate checks a normalized request against the API contract and the caps
+// in limits.go. now is the caller's clock, used to refuse deliveries in the
+// future.
 func (r Request) Validate(now time.Time) error {
-	var p problems
+	var c Checker
+	p := &c.p
 	if strings.TrimSpace(r.OrderID) == "" {
 		p.add("order_id", "is required")
+	} else {
+		c.Text("order_id", r.OrderID, MaxIDLen)
 	}
 	switch r.Kind {
 	case KindReturn, KindExchange:
 	case "":
 		p.add("kind", "is required (return or exchange)")
 	default:
-		p.add("kind", "must be return or exchange, not %q", r.Kind)
+		p.add("kind", "must be return or exchange, not %q", clip(string(r.Kind)))
 	}
 	if r.DeliveredAt.IsZero() {
 		p.add("delivered_at", "is required (RFC 3339 time)")
@@ -69,51 +69,57 @@ func (r Request) Validate(now time.Time) error {
 	if !contains(Channels(), r.Channel) {
 		p.add("channel", "must be one of web, app, phone, chat, email, store")
 	}
-	c := r.Customer
-	if strings.TrimSpace(c.ID) == "" {
+	cu := r.Customer
+	if strings.TrimSpace(cu.ID) == "" {
 		p.add("customer.id", "is required")
+	} else {
+		c.Text("customer.id", cu.ID, MaxIDLen)
 	}
-	if c.Tier != TierStandard && c.Tier != TierVIP {
+	if cu.Tier != TierStandard && cu.Tier != TierVIP {
 		p.add("customer.tier", "must be standard or vip")
 	}
-	if c.Locale != LocaleZhCN && c.Locale != LocaleEN {
+	if cu.Locale != LocaleZhCN && cu.Locale != LocaleEN {
 		p.add("customer.locale", "must be zh-CN or en")
 	}
-	if c.Email == "" && c.Phone == "" {
+	if cu.Email == "" && cu.Phone == "" {
 		p.add("customer", "needs an email or a phone to be told about the return")
 	}
-	if c.Email != "" && !strings.Contains(c.Email, "@") {
+	if cu.Email != "" && (!strings.Contains(cu.Email, "@") || len(cu.Email) > 254) {
 		p.add("customer.email", "is not an email address")
 	}
+	c.Text("customer.phone", cu.Phone, 32)
 	switch {
 	case len(r.Lines) == 0:
 		p.add("lines", "needs at least one line")
 	case len(r.Lines) > MaxLines:
 		p.add("lines", "has %d lines; at most %d per return", len(r.Lines), MaxLines)
+		return p.err() // do not list a problem per line of a huge request
 	}
 	seen := map[string]bool{}
 	exchanges := 0
 	for i, l := range r.Lines {
 		f := fmt.Sprintf("lines[%d]", i)
-		if strings.TrimSpace(l.LineID) == "" {
-			p.add(f+".line_id", "is required")
-		} else if seen[l.LineID] {
-			p.add(f+".line_id", "%q appears twice", l.LineID)
+		c.KeyPart(f+".line_id", l.LineID)
+		if l.LineID != "" && seen[l.LineID] {
+			p.add(f+".line_id", "%q appears twice", clip(l.LineID))
 		}
 		seen[l.LineID] = true
-		if strings.TrimSpace(l.SKU) == "" {
-			p.add(f+".sku", "is required")
-		}
+		c.KeyPart(f+".sku", l.SKU)
+		c.Text(f+".batch", l.Batch, MaxIDLen)
+		c.Text(f+".category", l.Category, MaxIDLen)
+		c.Text(f+".supplier", l.Supplier, MaxIDLen)
 		if l.Quantity < 1 {
 			p.add(f+".quantity", "must be at least 1")
-		} else if l.Quantity > 10000 {
-			p.add(f+".quantity", "must be at most 10000")
+		} else if l.Quantity > MaxQuantity {
+			p.add(f+".quantity", "must be at most %d", MaxQuantity)
 		}
 		if l.UnitPrice.Amount < 0 {
 			p.add(f+".unit_price.amount", "must not be negative")
+		} else if l.UnitPrice.Amount > 1e12 {
+			p.add(f+".unit_price.amount", "is implausibly large")
 		}
 		if l.UnitPrice.Currency != r.Currency() {
-			p.add(f+".unit_price.currency", "must be %s like the first line", r.Currency())
+			p.add(f+".unit_price.currency", "must be %s like the first line", clip(r.Currency()))
 		}
 		if !l.Reason.Valid() {
 			p.add(f+".reason", "must be one of defective, wrong_item, missing_parts, damaged_in_transit, not_as_described, size_fit, changed_mind, other")
@@ -123,25 +129,29 @@ func (r Request) Validate(now time.Time) error {
 		}
 		if l.Resolution == ResolutionExchange {
 			exchanges++
-			if strings.TrimSpace(l.ExchangeSKU) == "" {
-				p.add(f+".exchange_sku", "is required for an exchange")
-			}
+			c.KeyPart(f+".exchange_sku", l.ExchangeSKU)
 			if r.Kind == KindReturn {
 				p.add(f+".resolution", "exchange lines need kind exchange")
 			}
+		} else if l.ExchangeSKU != "" {
+			c.KeyPart(f+".exchange_sku", l.ExchangeSKU)
 		}
 		if l.Resolution == ResolutionReship && l.Reason != ReasonMissingParts && l.Reason != ReasonWrongItem {
 			p.add(f+".resolution", "reship is for missing or wrong items")
 		}
-		for j, ph := range l.Photos {
-			u, err := url.Parse(ph)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				p.add(fmt.Sprintf("%s.photos[%d]", f, j), "must be an http(s) URL")
-			}
-		}
+		c.Photos(f+".photos", l.Photos)
+		c.Text(f+".comment", l.Comment, MaxTextLen)
 	}
 	if r.Kind == KindExchange && exchanges == 0 && len(r.Lines) > 0 {
 		p.add("lines", "an exchange needs at least one line with resolution exchange")
 	}
 	return p.err()
+}
+
+// clip shortens a value quoted back in an error message.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }

@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // Return is a return as API.md shows it. The workflow owns and mutates it; the
 // status query, the read model and the API all serve this one shape.
@@ -30,7 +33,13 @@ type Return struct {
 	Compensation              *Money          `json:"compensation,omitempty"`
 	GoodwillCoupon            *Money          `json:"goodwill_coupon,omitempty"`
 	Survey                    *Survey         `json:"survey,omitempty"`
-	Notes                     []TimelineEntry `json:"notes,omitempty"`
+	// SurveyUntil is when the survey closes (completed returns only).
+	SurveyUntil *time.Time      `json:"survey_until,omitempty"`
+	Notes       []TimelineEntry `json:"notes,omitempty"`
+	// Label is the return label once it is booked: the storefront shows the
+	// customer where and by when to send the parcel from here, whether or
+	// not the label_ready notice reached them.
+	Label *ReturnLabel `json:"label,omitempty"`
 	// Payments lists every money movement made for the return.
 	Payments []PaymentRecord `json:"payments,omitempty"`
 	// Stages records when each stage was reached (requested, approved,
@@ -39,6 +48,18 @@ type Return struct {
 	Stages    map[string]time.Time `json:"stages,omitempty"`
 	CreatedAt time.Time            `json:"created_at"`
 	UpdatedAt time.Time            `json:"updated_at"`
+	// Seq is this view's version: every change the workflow makes raises
+	// it, and a command's answer names the seq that shows its effect.
+	Seq int64 `json:"seq"`
+}
+
+// ReturnLabel is a booked return label.
+type ReturnLabel struct {
+	Method         ShippingMethod `json:"method"`
+	TrackingNumber string         `json:"tracking_number"`
+	URL            string         `json:"url"`
+	ReturnAddress  string         `json:"return_address"`
+	ShipBy         time.Time      `json:"ship_by"`
 }
 
 // PaymentRecord is one money movement, keyed like the payment itself.
@@ -71,6 +92,9 @@ type Attention struct {
 	Since time.Time `json:"since"`
 	// Resume is the status the return goes back to once the step succeeds.
 	Resume Status `json:"resume"`
+	// Compensating is set when the failed step undoes a cancelled or expired
+	// return.
+	Compensating bool `json:"compensating,omitempty"`
 }
 
 // Survey is the customer's satisfaction answer.
@@ -129,4 +153,49 @@ func (r *Return) Line(id string) *LineState {
 		}
 	}
 	return nil
+}
+
+// Clone is a deep copy: the workflow hands it to a local activity, which
+// may outlive an attempt, while the workflow goes on changing its own.
+func (r Return) Clone() Return {
+	c := r
+	c.Lines = make([]LineState, len(r.Lines))
+	for i, l := range r.Lines {
+		c.Lines[i] = l.clone()
+	}
+	c.Timeline = append([]TimelineEntry(nil), r.Timeline...)
+	c.Notes = append([]TimelineEntry(nil), r.Notes...)
+	c.Payments = append([]PaymentRecord(nil), r.Payments...)
+	c.SLABreaches = append([]string(nil), r.SLABreaches...)
+	c.Stages = maps.Clone(r.Stages)
+	c.Deadline = clonePtr(r.Deadline)
+	c.WaitingOn = clonePtr(r.WaitingOn)
+	c.Attention = clonePtr(r.Attention)
+	c.Compensation = clonePtr(r.Compensation)
+	c.GoodwillCoupon = clonePtr(r.GoodwillCoupon)
+	c.Survey = clonePtr(r.Survey)
+	c.SurveyUntil = clonePtr(r.SurveyUntil)
+	c.Label = clonePtr(r.Label)
+	return c
+}
+
+func (l LineState) clone() LineState {
+	c := l
+	c.Photos = append([]string(nil), l.Photos...)
+	if l.Inspection != nil {
+		ins := *l.Inspection
+		ins.Photos = append([]string(nil), l.Inspection.Photos...)
+		c.Inspection = &ins
+	}
+	c.Refund = clonePtr(l.Refund)
+	c.Replacement = clonePtr(l.Replacement)
+	return c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
