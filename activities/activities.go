@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -34,7 +33,6 @@ type Activities struct {
 	Carrier   Carrier
 	Inventory Inventory
 	Payments  Payments
-	Notifier  Notifier
 	Store     Store
 	Logger    *zap.Logger
 }
@@ -61,15 +59,22 @@ func (a *Activities) log(ctx context.Context, rmaID string) *zap.Logger {
 	return l.With(zap.String("rma_id", rmaID), zap.String("activity", info.ActivityType.Name), zap.Int32("attempt", info.Attempt))
 }
 
-// CreateReturnLabel books the return label (and pickup).
-func (a *Activities) CreateReturnLabel(ctx context.Context, req LabelRequest) (Label, error) {
+// CreateReturnLabel books the return label (and pickup) and, in the same
+// step, routes its tracking number to the return, so a carrier webhook finds
+// the return the moment the label exists. Events the carrier sent before the
+// route was written come back with the label.
+func (a *Activities) CreateReturnLabel(ctx context.Context, req LabelRequest) (LabelResult, error) {
 	l, err := a.Carrier.CreateLabel(ctx, req)
 	if err != nil {
 		a.log(ctx, req.RMAID).Warn("create label failed", zap.Error(err))
-		return Label{}, business(fmt.Errorf("create label: %w", err))
+		return LabelResult{}, business(fmt.Errorf("create label: %w", err))
 	}
-	a.log(ctx, req.RMAID).Info("label booked", zap.String("tracking", l.TrackingNumber), zap.String("method", string(req.Method)))
-	return l, nil
+	early, err := a.Store.RouteParcel(ctx, Parcel{TrackingNumber: l.TrackingNumber, RMAID: req.RMAID, Purpose: ParcelReturn})
+	if err != nil {
+		return LabelResult{}, fmt.Errorf("route parcel %s: %w", l.TrackingNumber, err)
+	}
+	a.log(ctx, req.RMAID).Info("label booked", zap.String("tracking", l.TrackingNumber), zap.String("method", string(req.Method)), zap.Int("early_events", len(early)))
+	return LabelResult{Label: l, Events: early}, nil
 }
 
 // VoidReturnLabel voids a label and cancels its pickup.
@@ -81,18 +86,29 @@ func (a *Activities) VoidReturnLabel(ctx context.Context, req VoidLabelRequest) 
 	return nil
 }
 
-// ShipToCustomer sends a replacement, reship or repaired item.
+// ShipToCustomer sends a replacement, reship or repaired item and routes its
+// tracking number to the return, so its delivery is tracked.
 func (a *Activities) ShipToCustomer(ctx context.Context, req ShipRequest) (Shipment, error) {
 	s, err := a.Carrier.Ship(ctx, req)
 	if err != nil {
 		return Shipment{}, business(fmt.Errorf("ship %s: %w", req.Purpose, err))
 	}
+	if _, err := a.Store.RouteParcel(ctx, Parcel{TrackingNumber: s.TrackingNumber, RMAID: req.RMAID, Purpose: req.Purpose, LineID: req.LineID}); err != nil {
+		return Shipment{}, fmt.Errorf("route parcel %s: %w", s.TrackingNumber, err)
+	}
 	a.log(ctx, req.RMAID).Info("shipped", zap.String("line_id", req.LineID), zap.String("purpose", req.Purpose), zap.String("tracking", s.TrackingNumber))
 	return s, nil
 }
 
-// OpenCarrierClaim opens a lost/damaged claim with the tracking record.
+// OpenCarrierClaim opens a lost/damaged claim with the parcel's whole
+// tracking record, read from the store (the workflow sees only the scans that
+// move the return) as evidence.
 func (a *Activities) OpenCarrierClaim(ctx context.Context, req ClaimRequest) (Claim, error) {
+	record, err := a.Store.TrackingRecord(ctx, req.TrackingNumber)
+	if err != nil {
+		return Claim{}, fmt.Errorf("tracking record %s: %w", req.TrackingNumber, err)
+	}
+	req.Evidence = evidenceThrough(record, req.Through)
 	c, err := a.Carrier.OpenClaim(ctx, req)
 	if err != nil {
 		return Claim{}, business(fmt.Errorf("open claim: %w", err))
@@ -152,29 +168,12 @@ func (a *Activities) MoveMoney(ctx context.Context, req PaymentRequest) (Payment
 	return res, nil
 }
 
-// Notify sends one notification.
-func (a *Activities) Notify(ctx context.Context, n Notification) error {
-	if err := a.Notifier.Notify(ctx, n); err != nil {
-		return business(fmt.Errorf("notify %s %s: %w", n.To, n.Template, err))
+// Enqueue puts notices in the outbox; the relay delivers them.
+func (a *Activities) Enqueue(ctx context.Context, notices []Notification) error {
+	if err := a.Store.Enqueue(ctx, notices); err != nil {
+		return fmt.Errorf("enqueue %d notice(s): %w", len(notices), err)
 	}
-	a.log(ctx, n.RMAID).Info("notified", zap.String("to", n.To), zap.String("template", n.Template))
 	return nil
-}
-
-// CustomerHistoryInput asks for a customer's recent returns.
-type CustomerHistoryInput struct {
-	RMAID      string    `json:"rma_id"`
-	CustomerID string    `json:"customer_id"`
-	Since      time.Time `json:"since"`
-}
-
-// CustomerHistory reads the customer's returns within the abuse period.
-func (a *Activities) CustomerHistory(ctx context.Context, in CustomerHistoryInput) (domain.CustomerHistory, error) {
-	h, err := a.Store.CustomerHistory(ctx, in.CustomerID, in.RMAID, in.Since)
-	if err != nil {
-		return domain.CustomerHistory{}, business(fmt.Errorf("customer history: %w", err))
-	}
-	return h, nil
 }
 
 // DetectAnomalies reads batch sales and returns and applies the anomaly
@@ -189,10 +188,24 @@ func (a *Activities) DetectAnomalies(ctx context.Context, rule domain.AnomalyPol
 	return found, nil
 }
 
-// Project writes the read model.
-func (a *Activities) Project(ctx context.Context, p Projection) error {
-	if err := a.Store.Project(ctx, p); err != nil {
-		return business(fmt.Errorf("project seq %d: %w", p.Seq, err))
+// Publish writes a publication: the read model, the audit trail and the
+// outbox, in one transaction. Every failure is retried (the workflow retries
+// it until it succeeds), so it is never a business refusal.
+func (a *Activities) Publish(ctx context.Context, p Publication) error {
+	if err := a.Store.Publish(ctx, p); err != nil {
+		a.log(ctx, p.Return.ID).Warn("publish failed", zap.Int64("seq", p.Seq), zap.Error(err))
+		return fmt.Errorf("publish %s seq %d: %w", p.Return.ID, p.Seq, err)
 	}
 	return nil
+}
+
+// evidenceThrough is the tracking record up to and including the event that
+// prompted the claim, so the claim's body is the same on every retry.
+func evidenceThrough(record []TrackingEvent, through string) []TrackingEvent {
+	for i, e := range record {
+		if e.EventID == through {
+			return record[:i+1]
+		}
+	}
+	return record
 }

@@ -57,12 +57,35 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }
 
-// Store is the read model and the customer history the policy needs.
+// Store is the PostgreSQL side of a return: the read model, the audit trail
+// and the notice outbox (one transaction per publication), the parcel routes
+// that carrier webhooks follow, and the batch statistics of the anomaly
+// check.
 type Store interface {
-	CustomerHistory(ctx context.Context, customerID, excludeRMA string, since time.Time) (domain.CustomerHistory, error)
-	Project(ctx context.Context, p Projection) error
+	Publish(ctx context.Context, p Publication) error
+	// RouteParcel records which return a tracking number belongs to and
+	// hands back every event already stored for it: a carrier may scan a
+	// parcel the instant its label exists, before this route is written.
+	RouteParcel(ctx context.Context, p Parcel) ([]TrackingEvent, error)
+	// TrackingRecord is every event stored for a parcel, oldest first.
+	TrackingRecord(ctx context.Context, trackingNumber string) ([]TrackingEvent, error)
+	// Enqueue adds notices to the outbox outside a publication.
+	Enqueue(ctx context.Context, notices []Notification) error
 	BatchStats(ctx context.Context) ([]domain.BatchStats, error)
 }
+
+// Parcel routes a tracking number to its return.
+type Parcel struct {
+	TrackingNumber string `json:"tracking_number"`
+	RMAID          string `json:"rma_id"`
+	// Purpose is "return" for the return label, else the outbound
+	// shipment's purpose (replacement, reship, ...).
+	Purpose string `json:"purpose"`
+	LineID  string `json:"line_id,omitempty"`
+}
+
+// ParcelReturn is the purpose of a return label.
+const ParcelReturn = "return"
 
 // LabelRequest books a return label, and a pickup for method pickup.
 type LabelRequest struct {
@@ -71,7 +94,10 @@ type LabelRequest struct {
 	Method   domain.ShippingMethod `json:"method"`
 	Customer domain.Customer       `json:"customer"`
 	Parcels  int                   `json:"parcels"`
-	PickupBy time.Time             `json:"pickup_by"`
+	// ShipWithinHours is how long the customer (or the pickup) has. It is a
+	// duration, not a time, so a request retried later has the same body
+	// under the same idempotency key.
+	ShipWithinHours int `json:"ship_within_hours"`
 }
 
 // Label is a booked return label.
@@ -79,6 +105,13 @@ type Label struct {
 	TrackingNumber string `json:"tracking_number"`
 	LabelURL       string `json:"label_url"`
 	ReturnAddress  string `json:"return_address"`
+}
+
+// LabelResult is a booked label and the events stored for its parcel before
+// its route existed.
+type LabelResult struct {
+	Label  Label           `json:"label"`
+	Events []TrackingEvent `json:"events,omitempty"`
 }
 
 // VoidLabelRequest voids a label and cancels its pickup.
@@ -117,12 +150,14 @@ type Shipment struct {
 	TrackingNumber string `json:"tracking_number"`
 }
 
-// TrackingEvent is one carrier scan, kept as claim evidence.
+// TrackingEvent is one carrier scan: claim evidence, and what a label's
+// route hands back when the scan came first.
 type TrackingEvent struct {
-	EventID    string                  `json:"event_id"`
-	Type       domain.CarrierEventType `json:"type"`
-	OccurredAt time.Time               `json:"occurred_at"`
-	Detail     string                  `json:"detail,omitempty"`
+	EventID        string                  `json:"event_id"`
+	TrackingNumber string                  `json:"tracking_number,omitempty"`
+	Type           domain.CarrierEventType `json:"type"`
+	OccurredAt     time.Time               `json:"occurred_at"`
+	Detail         string                  `json:"detail,omitempty"`
 }
 
 // ClaimRequest opens a lost/damaged claim with the tracking record.
@@ -133,6 +168,9 @@ type ClaimRequest struct {
 	Detail         string          `json:"detail"`
 	Evidence       []TrackingEvent `json:"evidence"`
 	DeclaredValue  domain.Money    `json:"declared_value"`
+	// Through is the event that prompted the claim: the evidence is the
+	// tracking record up to and including it, the same on every retry.
+	Through string `json:"through,omitempty"`
 }
 
 // Claim is an opened carrier claim.
@@ -216,10 +254,10 @@ type PaymentResult struct {
 
 // Audiences of notifications.
 const (
-	ToCustomer   = "customer"
-	ToSupport    = "support"
-	ToSupervisor = "supervisor"
-	ToQuality    = "quality"
+	ToCustomer   = domain.ToCustomer
+	ToSupport    = domain.ToSupport
+	ToSupervisor = domain.ToSupervisor
+	ToQuality    = domain.ToQuality
 )
 
 // Notification is a message rendered from a template in the customer's
@@ -235,11 +273,16 @@ type Notification struct {
 	Params   map[string]string `json:"params,omitempty"`
 }
 
-// Projection is the state of a return after transition Seq. Writes are
-// idempotent: a store keeps the highest Seq it has seen per return.
-type Projection struct {
-	Seq    int64         `json:"seq"`
-	Event  string        `json:"event"`
-	Actor  string        `json:"actor"`
-	Return domain.Return `json:"return"`
+// Publication is what a return's workflow writes to PostgreSQL once per
+// wait, in one transaction: the view as of Seq, the timeline entries added
+// since the last publication (the audit trail; Audit[0] is entry number
+// AuditFrom) and the notices to send (the outbox, delivered by the relay
+// with their keys). It is idempotent: a store that has Seq or a newer one
+// changes nothing.
+type Publication struct {
+	Seq       int64                  `json:"seq"`
+	Return    domain.Return          `json:"return"`
+	AuditFrom int                    `json:"audit_from"`
+	Audit     []domain.TimelineEntry `json:"audit,omitempty"`
+	Notices   []Notification         `json:"notices,omitempty"`
 }

@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -106,8 +105,8 @@ func validRole(r string) bool {
 // Config wires the API.
 type Config struct {
 	Returns *starter.Client
-	// Store is the PostgreSQL read model; without it reads come from
-	// Temporal only and analytics answer 503.
+	// Store is the PostgreSQL side: reads, the survey, webhook routing,
+	// tasks and analytics.
 	Store         *store.Store
 	Tokens        map[string]Principal
 	WebhookSecret []byte
@@ -119,11 +118,8 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	cfg    Config
-	log    *zap.Logger
-	seenMu sync.Mutex
-	seen   map[string]struct{}
-	order  []string
+	cfg Config
+	log *zap.Logger
 }
 
 // New builds the API server.
@@ -134,7 +130,7 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, seen: map[string]struct{}{}}
+	return &Server{cfg: cfg, log: cfg.Logger}
 }
 
 type route struct {
@@ -179,10 +175,12 @@ func (s *Server) guard(rt route) http.HandlerFunc {
 	}
 }
 
-// Error is the API error body.
+// Error is the API error body. Status is the return's status when a
+// command is refused because of it.
 type Error struct {
 	Code    string              `json:"code"`
 	Message string              `json:"message"`
+	Status  string              `json:"status,omitempty"`
 	Details []domain.FieldError `json:"details,omitempty"`
 }
 
@@ -196,6 +194,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeErr(w http.ResponseWriter, status int, code, msg string, details ...domain.FieldError) {
 	writeJSON(w, status, map[string]Error{"error": {Code: code, Message: msg, Details: details}})
+}
+
+func writeErrStatus(w http.ResponseWriter, status int, code, msg, returnStatus string) {
+	writeJSON(w, status, map[string]Error{"error": {Code: code, Message: msg, Status: returnStatus}})
 }
 
 // decode reads a JSON body strictly: bad JSON and unknown fields are 400, a
@@ -245,9 +247,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ref) && ref.Kind == workflows.ErrInvalidInput:
 		writeErr(w, http.StatusUnprocessableEntity, ref.Kind, ref.Message)
 	case errors.As(err, &ref):
-		writeErr(w, http.StatusConflict, ref.Kind, ref.Message)
+		writeErrStatus(w, http.StatusConflict, ref.Kind, ref.Message, string(ref.Status))
+	case errors.Is(err, starter.ErrNoRegistry):
+		writeErr(w, http.StatusServiceUnavailable, "no_read_model", err.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, new(*serviceerror.DeadlineExceeded)):
-		writeErr(w, http.StatusGatewayTimeout, "timeout", "the workflow did not answer in time; retry with the same Idempotency-Key")
+		writeErr(w, http.StatusGatewayTimeout, "timeout", "the workflow did not answer in time (a partner may be slow); the command may still apply: check the return, and retry with the same Idempotency-Key")
 	case errors.As(err, new(*serviceerror.Unavailable)):
 		writeErr(w, http.StatusServiceUnavailable, "unavailable", "Temporal is unavailable; retry shortly")
 	default:

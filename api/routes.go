@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.uber.org/zap"
 
+	"github.com/rma-dev/rma/activities"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/starter"
 	"github.com/rma-dev/rma/store"
@@ -52,21 +51,18 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/returns/{id}/cancel", roles: []string{RoleBackend, RoleSupport, RoleCustomer}, handle: command(s, workflows.UpdateCancel, func(in *workflows.CancelInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/receive", roles: warehouse, handle: command(s, workflows.UpdateReceive, func(in *workflows.ReceiveInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/inspection", roles: warehouse, handle: command(s, workflows.UpdateInspection, func(in *workflows.InspectionInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/survey", roles: customer, handle: command(s, workflows.UpdateSurvey, func(in *workflows.SurveyInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/survey", roles: customer, handle: s.survey},
 		{method: "POST", path: "/v1/returns/{id}/notes", roles: support, handle: command(s, workflows.UpdateNote, func(in *workflows.NoteInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/repair-done", roles: warehouse, handle: command(s, workflows.UpdateRepairDone, func(in *workflows.RepairDoneInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/attention", roles: support, handle: command(s, workflows.UpdateResolveAttention, func(in *workflows.ResolveAttentionInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/webhooks/carrier", signed: true, handle: s.carrierWebhook},
+		{method: "GET", path: "/v1/tasks", roles: support, handle: s.tasks},
+		{method: "GET", path: "/v1/carrier-events", roles: support, handle: s.carrierEvents},
 		{method: "GET", path: "/v1/analytics/kpis", roles: analyst, handle: s.kpis},
 		{method: "GET", path: "/v1/analytics/reasons", roles: analyst, handle: s.reasons},
 		{method: "GET", path: "/v1/analytics/anomalies", roles: analyst, handle: s.anomalies},
 		{method: "POST", path: "/v1/analytics/sales", roles: analyst, handle: s.importSales},
 	}
-}
-
-// temporalDown reports errors that mean Temporal could not answer now.
-func temporalDown(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, new(*serviceerror.Unavailable)) || errors.As(err, new(*serviceerror.DeadlineExceeded))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ Principal) {
@@ -107,15 +103,13 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, p Principal) {
 	writeJSON(w, status, res.Return)
 }
 
-// get serves the live workflow state, and the read model once the workflow
-// has closed past Temporal's retention (or Temporal is unreachable).
+// get serves the read model: every answered command has been published
+// there before its answer, so a caller reads its own writes, and a read costs
+// no Temporal action.
 func (s *Server) get(w http.ResponseWriter, r *http.Request, _ Principal) {
-	ret, err := s.cfg.Returns.Get(r.Context(), r.PathValue("id"))
-	if err != nil && s.cfg.Store != nil && (errors.Is(err, starter.ErrNotFound) || temporalDown(err)) {
-		ret, err = s.cfg.Store.Get(r.Context(), r.PathValue("id"))
-		if errors.Is(err, store.ErrNotFound) {
-			err = starter.ErrNotFound
-		}
+	ret, err := s.cfg.Store.Get(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		err = starter.ErrNotFound
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -126,87 +120,116 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, _ Principal) {
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, _ Principal) {
 	q := r.URL.Query()
-	f := starter.Filter{Status: q.Get("status"), OrderID: q.Get("order_id"), CustomerID: q.Get("customer_id"), SKU: q.Get("sku"), Kind: q.Get("kind")}
+	f := store.Filter{Status: q.Get("status"), OrderID: q.Get("order_id"), CustomerID: q.Get("customer_id"), SKU: q.Get("sku"), Kind: q.Get("kind")}
 	if f.Status != "" && !domain.Status(f.Status).Valid() {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "status "+f.Status+" is not a status", domain.FieldError{Field: "status", Message: "unknown status"})
 		return
 	}
-	size := 50
-	if v := q.Get("page_size"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "page_size must be 1 to 200", domain.FieldError{Field: "page_size", Message: "must be 1 to 200"})
-			return
-		}
-		size = n
-	}
-	if s.cfg.Store != nil {
-		items, next, err := s.cfg.Store.List(r.Context(), store.Filter{Status: f.Status, OrderID: f.OrderID, CustomerID: f.CustomerID, SKU: f.SKU, Kind: f.Kind}, size, q.Get("page_token"))
-		if errors.Is(err, store.ErrBadToken) {
-			writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "page_token is not one this API gave out")
-			return
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		out := map[string]any{"items": items, "next_page_token": nil}
-		if items == nil {
-			out["items"] = []store.Summary{}
-		}
-		if next != "" {
-			out["next_page_token"] = next
-		}
-		writeJSON(w, http.StatusOK, out)
+	size, ok := pageSize(w, q.Get("page_size"))
+	if !ok {
 		return
 	}
-	var token []byte
-	if v := q.Get("page_token"); v != "" {
-		var err error
-		if token, err = base64.RawURLEncoding.DecodeString(v); err != nil {
-			writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "page_token is not one this API gave out")
-			return
-		}
+	items, next, err := s.cfg.Store.List(r.Context(), f, size, q.Get("page_token"))
+	if errors.Is(err, store.ErrBadToken) {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "page_token is not one this API gave out")
+		return
 	}
-	page, err := s.cfg.Returns.List(r.Context(), f, size, token)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	out := map[string]any{"items": page.Items, "next_page_token": nil}
-	if page.Items == nil {
-		out["items"] = []starter.Summary{}
+	out := map[string]any{"items": items, "next_page_token": nil}
+	if items == nil {
+		out["items"] = []store.Summary{}
 	}
-	if len(page.NextPageToken) > 0 {
-		out["next_page_token"] = base64.RawURLEncoding.EncodeToString(page.NextPageToken)
+	if next != "" {
+		out["next_page_token"] = next
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// command decodes a command body, stamps the caller as actor and sends the
-// update. The Idempotency-Key header, when given, is the update ID, so a
+func pageSize(w http.ResponseWriter, v string) (int, bool) {
+	if v == "" {
+		return 50, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 200 {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "page_size must be 1 to 200", domain.FieldError{Field: "page_size", Message: "must be 1 to 200"})
+		return 0, false
+	}
+	return n, true
+}
+
+// commandTimeout bounds how long an HTTP command waits for the workflow's
+// answer. A command waits for the partner calls its stage runs (booking the
+// label after the shipping choice), so a partner that is down can hold it.
+const commandTimeout = 20 * time.Second
+
+// command decodes a command body, stamps the caller as actor, checks the
+// payload's caps (a refusal here costs no Temporal round trip), sends the
+// update and answers with the return as the read model shows it after the
+// command. The Idempotency-Key header, when given, is the update ID, so a
 // retried command has one effect.
-func command[T any](s *Server, name string, stamp func(*T, Principal)) func(http.ResponseWriter, *http.Request, Principal) {
+func command[T interface{ Validate() error }](s *Server, name string, stamp func(*T, Principal)) func(http.ResponseWriter, *http.Request, Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p Principal) {
 		var in T
 		if r.ContentLength != 0 && !decode(w, r, &in) {
 			return
 		}
 		stamp(&in, p)
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		if err := in.Validate(); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		id := r.PathValue("id")
+		ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
 		defer cancel()
-		ret, err := s.cfg.Returns.Update(ctx, r.PathValue("id"), name, r.Header.Get("Idempotency-Key"), in)
+		res, err := s.cfg.Returns.Update(ctx, id, name, r.Header.Get("Idempotency-Key"), in)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.log.Info("command", zap.String("rma_id", r.PathValue("id")), zap.String("command", name), zap.String("subject", p.Subject))
+		ret, err := s.cfg.Store.Get(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.log.Info("command", zap.String("rma_id", id), zap.String("command", name), zap.String("subject", p.Subject),
+			zap.String("status", string(res.Status)), zap.Int64("seq", res.Seq))
 		writeJSON(w, http.StatusOK, ret)
 	}
 }
 
-// carrierWebhook authenticates by HMAC, refuses replays, and signals the
-// return that owns the parcel.
+// survey stores the customer's answer in the read model: the survey opens
+// when the return completes, after its workflow has ended.
+func (s *Server) survey(w http.ResponseWriter, r *http.Request, p Principal) {
+	var in workflows.SurveyInput
+	if !decode(w, r, &in) {
+		return
+	}
+	in.Actor = p.Subject
+	if err := in.Validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ret, err := s.cfg.Store.AnswerSurvey(r.Context(), r.PathValue("id"), domain.Survey{Score: in.Score, Comment: in.Comment}, in.Actor, s.cfg.Now())
+	var ref *store.SurveyRefusal
+	switch {
+	case errors.As(err, &ref):
+		writeErrStatus(w, http.StatusConflict, workflows.ErrInvalidTransition, "cannot answer the survey: "+ref.Error(), string(ref.Status))
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(w, r, starter.ErrNotFound)
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, ret)
+	}
+}
+
+// carrierWebhook authenticates by HMAC, stores the event (the tracking
+// record), and hands it to the return that owns the parcel. An event for a
+// parcel no return owns yet is kept and answered 503 with Retry-After, so
+// the carrier sends it again; a replay changes nothing and answers 409.
 func (s *Server) carrierWebhook(w http.ResponseWriter, r *http.Request, _ Principal) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
@@ -225,59 +248,77 @@ func (s *Server) carrierWebhook(w http.ResponseWriter, r *http.Request, _ Princi
 		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
 		return
 	}
-	var problems []domain.FieldError
-	if ev.EventID == "" {
-		problems = append(problems, domain.FieldError{Field: "event_id", Message: "is required"})
-	}
-	if ev.TrackingNumber == "" {
-		problems = append(problems, domain.FieldError{Field: "tracking_number", Message: "is required"})
-	}
-	if !ev.Type.Valid() {
-		problems = append(problems, domain.FieldError{Field: "type", Message: "must be picked_up, in_transit, delivered or exception"})
-	}
-	if len(problems) > 0 {
-		writeErr(w, http.StatusUnprocessableEntity, "validation_failed", "invalid carrier event", problems...)
+	if err := ev.Validate(); err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	if s.wasSeen(ev.EventID) {
-		writeErr(w, http.StatusConflict, "replayed_event", "event "+ev.EventID+" was already delivered")
-		return
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = s.cfg.Now().UTC()
 	}
-	id, err := s.cfg.Returns.CarrierEvent(r.Context(), ev)
-	if errors.Is(err, starter.ErrNotFound) {
-		writeErr(w, http.StatusNotFound, "unknown_parcel", "no return has tracking number "+ev.TrackingNumber)
-		return
-	}
+	te := activities.TrackingEvent{EventID: ev.EventID, TrackingNumber: ev.TrackingNumber, Type: ev.Type, OccurredAt: ev.OccurredAt, Detail: ev.Detail}
+	rt, err := s.cfg.Store.AcceptCarrierEvent(r.Context(), te)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.markSeen(ev.EventID)
-	s.log.Info("carrier event", zap.String("rma_id", id), zap.String("type", string(ev.Type)), zap.String("event_id", ev.EventID))
-	writeJSON(w, http.StatusAccepted, map[string]string{"rma_id": id, "event_id": ev.EventID})
+	log := s.log.With(zap.String("rma_id", rt.RMAID), zap.String("event_id", ev.EventID), zap.String("type", string(ev.Type)), zap.String("tracking", ev.TrackingNumber))
+	switch rt.Routing {
+	case store.Replayed:
+		writeErr(w, http.StatusConflict, "replayed_event", "event "+ev.EventID+" was already delivered")
+		return
+	case store.Unrouted:
+		log.Warn("carrier event for an unknown parcel kept; the carrier is asked to retry")
+		w.Header().Set("Retry-After", "30")
+		writeErr(w, http.StatusServiceUnavailable, "unknown_parcel", "no return has tracking number "+ev.TrackingNumber+" yet; the event is kept, retry later")
+		return
+	case store.Signal:
+		err := s.cfg.Returns.Signal(r.Context(), rt.RMAID, ev)
+		switch {
+		case errors.Is(err, starter.ErrNotFound):
+			// The return's workflow has ended (a replacement delivered
+			// after the exchange completed): note it in the read model.
+			err = s.cfg.Store.RecordLateEvent(r.Context(), rt.RMAID, te)
+		case err == nil:
+			err = s.cfg.Store.EventSignalled(r.Context(), ev.EventID)
+		}
+		if err != nil {
+			// Kept but not delivered: the carrier's retry delivers it.
+			s.fail(w, r, err)
+			return
+		}
+	}
+	log.Info("carrier event", zap.Bool("signalled", rt.Routing == store.Signal))
+	writeJSON(w, http.StatusAccepted, map[string]string{"rma_id": rt.RMAID, "event_id": ev.EventID})
 }
 
-// seenCap bounds the replay cache; the workflow also dedupes event IDs, so
-// an event older than the cache still changes nothing.
-const seenCap = 10000
-
-func (s *Server) wasSeen(id string) bool {
-	s.seenMu.Lock()
-	defer s.seenMu.Unlock()
-	_, ok := s.seen[id]
-	return ok
-}
-
-func (s *Server) markSeen(id string) {
-	s.seenMu.Lock()
-	defer s.seenMu.Unlock()
-	if _, ok := s.seen[id]; ok {
+// tasks lists support's open tasks (all=true: closed ones too).
+func (s *Server) tasks(w http.ResponseWriter, r *http.Request, _ Principal) {
+	size, ok := pageSize(w, r.URL.Query().Get("page_size"))
+	if !ok {
 		return
 	}
-	s.seen[id] = struct{}{}
-	s.order = append(s.order, id)
-	if len(s.order) > seenCap {
-		delete(s.seen, s.order[0])
-		s.order = s.order[1:]
+	ts, err := s.cfg.Store.Tasks(r.Context(), r.URL.Query().Get("all") == "true", size)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": ts})
+}
+
+// carrierEvents lists events of parcels no return owns.
+func (s *Server) carrierEvents(w http.ResponseWriter, r *http.Request, _ Principal) {
+	if r.URL.Query().Get("unrouted") != "true" {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "only unrouted=true is supported: a return's events are on its timeline", domain.FieldError{Field: "unrouted", Message: "must be true"})
+		return
+	}
+	size, ok := pageSize(w, r.URL.Query().Get("page_size"))
+	if !ok {
+		return
+	}
+	evs, err := s.cfg.Store.UnroutedEvents(r.Context(), size)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": evs})
 }

@@ -1,8 +1,8 @@
 // Package devstack assembles the whole rma system in one process for
 // `rma dev`: a private PostgreSQL (the read model), the embedded Temporal
 // server and UI, the four partner simulators on loopback ports, the worker
-// (reaching the simulators only through the real HTTP adapters), the HTTP API
-// and the anomaly-check Schedule.
+// (reaching the simulators only through the real HTTP adapters), the notice
+// relay, the HTTP API and the anomaly-check Schedule.
 package devstack
 
 import (
@@ -26,6 +26,7 @@ import (
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/partners"
 	"github.com/rma-dev/rma/pgdev"
+	"github.com/rma-dev/rma/relay"
 	"github.com/rma-dev/rma/sim"
 	"github.com/rma-dev/rma/starter"
 	"github.com/rma-dev/rma/store"
@@ -59,10 +60,12 @@ type Stack struct {
 	Store    *store.Store
 	URLs     URLs
 
-	worker  sdkworker.Worker
-	pg      *pgdev.Server
-	servers []*http.Server
-	log     *zap.Logger
+	worker    sdkworker.Worker
+	stopRelay context.CancelFunc
+	relayDone chan struct{}
+	pg        *pgdev.Server
+	servers   []*http.Server
+	log       *zap.Logger
 }
 
 // URLs are where the parts listen.
@@ -138,16 +141,26 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 
 	acts := &activities.Activities{
 		Carrier: partners.NewCarrier(s.URLs.Carrier), Inventory: partners.NewInventory(s.URLs.Inventory),
-		Payments: partners.NewPayments(s.URLs.Payments), Notifier: partners.NewNotifier(s.URLs.Notifications),
-		Store:  s.Store,
-		Logger: o.Logger.Named("activity"),
+		Payments: partners.NewPayments(s.URLs.Payments),
+		Store:    s.Store,
+		Logger:   o.Logger.Named("activity"),
 	}
 	s.worker = worker.New(s.Client, acts, worker.DefaultOptions())
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
+	rctx, stopRelay := context.WithCancel(context.Background())
+	s.stopRelay = stopRelay
+	rl := relay.New(s.Store, partners.NewNotifier(s.URLs.Notifications), o.Logger.Named("relay"), relay.DefaultOptions())
+	s.relayDone = make(chan struct{})
+	go func() {
+		defer close(s.relayDone)
+		if err := rl.Run(rctx); err != nil {
+			o.Logger.Error("notice relay stopped", zap.Error(err))
+		}
+	}()
 
-	s.Returns = starter.New(s.Client, o.Policy)
+	s.Returns = starter.New(s.Client, o.Policy, s.Store)
 	if err := s.Returns.EnsureAnomalySchedule(ctx); err != nil {
 		return nil, err
 	}
@@ -198,6 +211,10 @@ func (s *Stack) Stop(ctx context.Context) {
 	}
 	if s.worker != nil {
 		s.worker.Stop()
+	}
+	if s.stopRelay != nil {
+		s.stopRelay()
+		<-s.relayDone
 	}
 	for _, srv := range s.servers {
 		_ = srv.Shutdown(ctx)

@@ -320,7 +320,7 @@ func TestDev(t *testing.T) {
 		// A wrong transition: approve a return that is already approved.
 		id := d.create(returnRequest("SO-E2E-7", "C-E2E-7", "SKU-RED-S", 19900, "defective", "refund"))
 		d.waitStatus(id, domain.StatusAwaitingShipment)
-		before := historyLength(t, d, id)
+		before := settledHistoryLength(t, d, id)
 		if code, out := d.call("POST", "/v1/returns/"+id+"/approve", map[string]any{}); code != 409 || out["error"].(map[string]any)["code"] != "invalid_transition" {
 			t.Errorf("approve twice: %d %v", code, out)
 		}
@@ -409,6 +409,23 @@ func (d *dev) shipAndPass(id, method, firstScan string) domain.Return {
 	return d.waitStatus(id, domain.StatusCompleted)
 }
 
+// settledHistoryLength waits until the workflow has finished its current
+// task (the create call answers before the first task runs), then reports
+// the history's length.
+func settledHistoryLength(t *testing.T, d *dev, id string) int {
+	n := historyLength(t, d, id)
+	for i := 0; i < 50; i++ {
+		time.Sleep(200 * time.Millisecond)
+		m := historyLength(t, d, id)
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	t.Fatalf("history of %s never settled", id)
+	return n
+}
+
 func historyLength(t *testing.T, d *dev, id string) int {
 	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
 	if err != nil {
@@ -472,6 +489,8 @@ func checkSummaries(t *testing.T, d *dev, id string) {
 		}
 		switch {
 		case ev.GetActivityTaskScheduledEventAttributes() != nil:
+			activities = append(activities, s)
+		case ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity":
 			activities = append(activities, s)
 		case ev.GetTimerStartedEventAttributes() != nil:
 			timers = append(timers, s)

@@ -150,9 +150,13 @@ func TestProductionTopology(t *testing.T) {
 }
 
 // TestCrashMidRefundPaysOnce kills the worker (SIGKILL, no drain) while the
-// refund call is in flight at a slow payment service. Temporal retries the
-// activity on a new worker after its start-to-close timeout, with the same
-// idempotency key (RMA, line, purpose): the customer is paid exactly once.
+// refund call is in flight at a slow payment service. The refund is a local
+// activity inside the workflow task that applies the inspection; that task
+// times out, a new worker runs it again, and the refund is sent again with
+// the same idempotency key (RMA, line, purpose): the customer is paid
+// exactly once. The warehouse's inspection call may fail with the worker:
+// it is retried with the same Idempotency-Key, which is the update ID, so it
+// applies once.
 func TestCrashMidRefundPaysOnce(t *testing.T) {
 	tp := startTopology(t)
 	a := tp.a
@@ -168,14 +172,27 @@ func TestCrashMidRefundPaysOnce(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("set faults: %v", err)
 	}
-	a.mustCall("POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
-	a.waitStatus(id, domain.StatusResolving)
+	inspect := map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}
+	first := make(chan int, 1)
+	go func() {
+		code, _ := a.call("POST", "/v1/returns/"+id+"/inspection", inspect, "Idempotency-Key", "inspect-"+id)
+		first <- code
+	}()
+	// The refund takes 3 s at the payment service; kill the worker in the
+	// middle of it.
 	time.Sleep(1500 * time.Millisecond)
 	_ = tp.worker.cmd.Process.Kill()
 	_ = tp.worker.cmd.Wait()
 	killedAt := time.Now()
 	startProc(t, tp.workerEnv, "worker")
-
+	code := <-first
+	for i := 0; code != 200 && i < 10; i++ {
+		t.Logf("inspection answered %d while the worker was down; retrying with the same Idempotency-Key", code)
+		code, _ = a.call("POST", "/v1/returns/"+id+"/inspection", inspect, "Idempotency-Key", "inspect-"+id)
+	}
+	if code != 200 {
+		t.Fatalf("inspection never applied: %d", code)
+	}
 	deadline := time.Now().Add(90 * time.Second)
 	var r domain.Return
 	for time.Now().Before(deadline) {

@@ -2,7 +2,8 @@
 // and the CLI use to start returns and command them. It speaks only the names
 // and payloads of workflows/contract.go, and turns Temporal errors into the
 // few errors a caller acts on: not found, refused (conflict or invalid), and
-// validation problems.
+// validation problems. A create writes the return's opening and idempotency
+// key to PostgreSQL before it starts the workflow, and reads come from there.
 package starter
 
 import (
@@ -24,31 +25,53 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/store"
 	"github.com/rma-dev/rma/workflows"
 )
 
 // ErrNotFound means no return has that ID.
 var ErrNotFound = errors.New("return not found")
 
+// ErrIdempotencyConflict is the refusal kind of a create whose key was used
+// for a different request.
+const ErrIdempotencyConflict = "idempotency_conflict"
+
 // RefusedError is a command the workflow refused: Kind is
-// workflows.ErrInvalidTransition, ErrInvalidInput or ErrIdempotencyConflict.
+// workflows.ErrInvalidTransition, workflows.ErrInvalidInput or
+// ErrIdempotencyConflict.
 type RefusedError struct {
 	Kind    string
 	Message string
+	// Status is the return's status when a command was refused because the
+	// return had ended.
+	Status domain.Status
 }
 
 func (e *RefusedError) Error() string { return e.Message }
+
+// Registry is the PostgreSQL side a create needs: customer history for the
+// abuse rules, idempotency keys, and the opening written before the start
+// (store.Store implements it).
+type Registry interface {
+	CustomerHistory(ctx context.Context, customerID, excludeRMA string, since time.Time) (domain.CustomerHistory, error)
+	LookupKey(ctx context.Context, key string) (*store.Existing, error)
+	Open(ctx context.Context, o store.Opening) error
+	MarkStarted(ctx context.Context, rmaID string) error
+	Get(ctx context.Context, id string) (domain.Return, error)
+}
 
 // Client starts and commands returns.
 type Client struct {
 	c      client.Client
 	policy domain.Policy
+	reg    Registry
 	now    func() time.Time
 }
 
-// New builds a Client. policy is snapshotted into every return started.
-func New(c client.Client, policy domain.Policy) *Client {
-	return &Client{c: c, policy: policy, now: time.Now}
+// New builds a Client. policy is snapshotted into every return started;
+// reg may be nil for a client that only commands and lists returns.
+func New(c client.Client, policy domain.Policy, reg Registry) *Client {
+	return &Client{c: c, policy: policy, reg: reg, now: time.Now}
 }
 
 // Temporal exposes the underlying client (for the worker and health checks).
@@ -82,70 +105,129 @@ func RequestHash(req domain.Request) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Create validates and starts a return in one round trip (Update-with-Start).
-// The same idempotency key with the same body returns the same return; with a
-// different body it is refused with ErrIdempotencyConflict. An empty key
-// always starts a new return.
+// ErrNoRegistry: creating a return needs the PostgreSQL registry.
+var ErrNoRegistry = errors.New("creating a return needs the read model: configure a database")
+
+// Create validates a request, writes its opening (the decision policy makes
+// at once, with its idempotency key) to PostgreSQL, and starts the
+// workflow with the same input. The same key with the same body returns the
+// same return; with a different body it is refused with
+// ErrIdempotencyConflict, for as long as the return is kept, whatever
+// Temporal's retention. An empty key always starts a new return.
 func (s *Client) Create(ctx context.Context, key string, req domain.Request, actor string) (Created, error) {
+	if s.reg == nil {
+		return Created{}, ErrNoRegistry
+	}
 	req = req.Normalize()
 	if err := req.Validate(s.now()); err != nil {
 		return Created{}, err
+	}
+	hash := RequestHash(req)
+	if key != "" {
+		ex, err := s.reg.LookupKey(ctx, key)
+		if err != nil {
+			return Created{}, err
+		}
+		if ex != nil {
+			return s.resume(ctx, ex, hash)
+		}
 	}
 	id := newRMAID()
 	if key != "" {
 		id = RMAIDForKey(key)
 	}
-	hash := RequestHash(req)
-	in := workflows.StartInput{RMAID: id, Request: req, Policy: s.policy, RequestedAt: s.now().UTC(), Actor: actor, RequestHash: hash}
-	startOp := s.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       workflows.WorkflowID(id),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes:    workflows.StartSearchAttributes(req),
-		Memo:                     map[string]any{"request_hash": hash},
-		StaticSummary:            fmt.Sprintf("%s %s for %s: %d line(s), %s", req.Kind, req.OrderID, req.Customer.ID, len(req.Lines), req.Total()),
-	}, workflows.WorkflowType, in)
-	h, err := s.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: startOp,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName: workflows.UpdateCreated, Args: []any{workflows.CreatedInput{RequestHash: hash}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
+	now := s.now().UTC()
+	hist, err := s.reg.CustomerHistory(ctx, req.Customer.ID, id, now.Add(-s.policy.Abuse.Period.D()))
 	if err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			return s.createdEarlier(ctx, id, hash)
+		return Created{}, err
+	}
+	in := workflows.StartInput{RMAID: id, Request: req, Policy: s.policy, RequestedAt: now, Actor: actor, History: hist, OpeningPublished: true}
+	pub := workflows.OpeningPublication(in)
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return Created{}, fmt.Errorf("encode start input: %w", err)
+	}
+	err = s.reg.Open(ctx, store.Opening{Key: key, RequestHash: hash, StartInput: raw, Publication: pub})
+	if errors.Is(err, store.ErrKeyExists) && key != "" {
+		// A concurrent create with the same key won.
+		ex, lerr := s.reg.LookupKey(ctx, key)
+		if lerr != nil || ex == nil {
+			return Created{}, fmt.Errorf("idempotency key %q: %w", key, err)
 		}
-		return Created{}, mapErr(err)
+		return s.resume(ctx, ex, hash)
 	}
-	var res workflows.CreatedResult
-	if err := h.Get(ctx, &res); err != nil {
-		return Created{}, mapErr(err)
+	if err != nil {
+		return Created{}, err
 	}
-	return Created{New: res.Created, Return: res.Return}, nil
+	if err := s.start(ctx, in, pub.Return); err != nil {
+		return Created{}, err
+	}
+	if err := s.reg.MarkStarted(ctx, id); err != nil {
+		return Created{}, err
+	}
+	return Created{New: true, Return: pub.Return}, nil
 }
 
-// createdEarlier answers a repeated create for a return that has closed.
-func (s *Client) createdEarlier(ctx context.Context, id, hash string) (Created, error) {
-	d, err := s.c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
-	if err != nil {
-		return Created{}, mapErr(err)
+// resume answers a repeated create: the same body gets the same return (its
+// workflow started now if the first call could not), another body a refusal.
+func (s *Client) resume(ctx context.Context, ex *store.Existing, hash string) (Created, error) {
+	if ex.RequestHash != hash {
+		return Created{}, &RefusedError{Kind: ErrIdempotencyConflict, Message: "idempotency key already used for a different request (return " + ex.RMAID + ")"}
 	}
-	var prev string
-	if p, ok := d.WorkflowExecutionInfo.GetMemo().GetFields()["request_hash"]; ok {
-		_ = converter.GetDefaultDataConverter().FromPayload(p, &prev)
+	if !ex.Started {
+		var in workflows.StartInput
+		if err := json.Unmarshal(ex.StartInput, &in); err != nil {
+			return Created{}, fmt.Errorf("decode start input of %s: %w", ex.RMAID, err)
+		}
+		if err := s.start(ctx, in, workflows.OpeningPublication(in).Return); err != nil {
+			return Created{}, err
+		}
+		if err := s.reg.MarkStarted(ctx, ex.RMAID); err != nil {
+			return Created{}, err
+		}
 	}
-	if prev != hash {
-		return Created{}, &RefusedError{Kind: workflows.ErrIdempotencyConflict, Message: "idempotency key already used for a different request (return " + id + ")"}
+	r, err := s.reg.Get(ctx, ex.RMAID)
+	if errors.Is(err, store.ErrNotFound) {
+		err = ErrNotFound
 	}
-	r, err := s.Get(ctx, id)
 	return Created{Return: r}, err
 }
 
-// Get returns the live state of a return.
+// start starts the workflow, or finds it already started (a retried
+// create). The search attributes set here are free.
+func (s *Client) start(ctx context.Context, in workflows.StartInput, v domain.Return) error {
+	req := in.Request
+	_, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(in.RMAID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes:    workflows.StartSearchAttributes(req, v),
+		StaticSummary:            fmt.Sprintf("%s %s for %s: %d line(s), %s", req.Kind, req.OrderID, req.Customer.ID, len(req.Lines), req.Total()),
+	}, workflows.WorkflowType, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return fmt.Errorf("start workflow for %s: %w", in.RMAID, mapErr(err))
+	}
+	return nil
+}
+
+// Get returns a return from the read model: it shows every answered
+// command's effect, and costs no Temporal action.
 func (s *Client) Get(ctx context.Context, id string) (domain.Return, error) {
+	if s.reg == nil {
+		return s.Query(ctx, id)
+	}
+	r, err := s.reg.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return r, err
+}
+
+// Query asks the running workflow for its state (billed as an action; ops
+// use it from the CLI when no read model is at hand).
+func (s *Client) Query(ctx context.Context, id string) (domain.Return, error) {
 	v, err := s.c.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryStatus)
 	if err != nil {
 		return domain.Return{}, mapErr(err)
@@ -157,44 +239,40 @@ func (s *Client) Get(ctx context.Context, id string) (domain.Return, error) {
 	return r, nil
 }
 
-// Update sends a command and returns the return as it stands afterwards.
-// updateID deduplicates retries of the same command; empty means a new one.
-func (s *Client) Update(ctx context.Context, id, name, updateID string, arg any) (domain.Return, error) {
+// Update sends a command and waits for the workflow's answer: the status and
+// the read model's seq that shows the command's effect. updateID
+// deduplicates retries of the same command; empty means a new one. A return
+// whose workflow has ended refuses every command with invalid_transition.
+func (s *Client) Update(ctx context.Context, id, name, updateID string, arg any) (workflows.CommandResult, error) {
 	h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: workflows.WorkflowID(id), UpdateName: name, UpdateID: updateID,
 		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	if err != nil {
-		return domain.Return{}, mapErr(err)
+	var res workflows.CommandResult
+	if err == nil {
+		err = h.Get(ctx, &res)
 	}
-	if err := h.Get(ctx, nil); err != nil {
-		return domain.Return{}, mapErr(err)
+	if err == nil {
+		return res, nil
 	}
-	return s.Get(ctx, id)
+	err = mapErr(err)
+	if errors.Is(err, ErrNotFound) && s.reg != nil {
+		// The workflow has ended (or Temporal has dropped it): the read
+		// model knows whether the return exists.
+		if r, gerr := s.reg.Get(ctx, id); gerr == nil {
+			return res, &RefusedError{Kind: workflows.ErrInvalidTransition, Status: r.Status,
+				Message: fmt.Sprintf("cannot %s: return %s is %s", name, id, r.Status)}
+		}
+	}
+	return res, err
 }
 
-// CarrierEvent delivers a tracking event to the return that owns the parcel.
-func (s *Client) CarrierEvent(ctx context.Context, ev workflows.CarrierEvent) (string, error) {
-	id, err := s.FindByTracking(ctx, ev.TrackingNumber)
-	if err != nil {
-		return "", err
-	}
+// Signal delivers a carrier event to a return's workflow.
+func (s *Client) Signal(ctx context.Context, id string, ev workflows.CarrierEvent) error {
 	if err := s.c.SignalWorkflow(ctx, workflows.WorkflowID(id), "", workflows.SignalCarrierEvent, ev); err != nil {
-		return "", mapErr(err)
+		return mapErr(err)
 	}
-	return id, nil
-}
-
-// FindByTracking finds the return a tracking number belongs to.
-func (s *Client) FindByTracking(ctx context.Context, tracking string) (string, error) {
-	page, err := s.List(ctx, Filter{Tracking: tracking}, 1, nil)
-	if err != nil {
-		return "", err
-	}
-	if len(page.Items) == 0 {
-		return "", fmt.Errorf("tracking number %s: %w", tracking, ErrNotFound)
-	}
-	return page.Items[0].ID, nil
+	return nil
 }
 
 // Filter selects returns; empty fields match anything.
@@ -291,7 +369,7 @@ func mapErr(err error) error {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		switch app.Type() {
-		case workflows.ErrInvalidTransition, workflows.ErrInvalidInput, workflows.ErrIdempotencyConflict:
+		case workflows.ErrInvalidTransition, workflows.ErrInvalidInput:
 			return &RefusedError{Kind: app.Type(), Message: app.Message()}
 		}
 	}

@@ -1,7 +1,9 @@
-// Package store is rma's PostgreSQL read model (github.com/lib/pq): the
-// projection the workflow writes at every transition, the append-only audit
-// trail, reads that outlive Temporal's retention, and the analytics of the
-// design brief, computed in SQL. Migrations are embedded and run with goose.
+// Package store is rma's PostgreSQL side (github.com/lib/pq): the read model
+// a return's workflow publishes once per wait, the append-only audit trail,
+// the notice outbox and its relay's queue, idempotency keys, parcel routes
+// and the carrier events they route, support's tasks, reads that outlive
+// Temporal's retention, and the analytics of the design brief, computed in
+// SQL. Migrations are embedded and run with goose.
 package store
 
 import (
@@ -30,7 +32,10 @@ var migrations embed.FS
 var ErrNotFound = errors.New("return not found in the read model")
 
 // Store is the read model.
-type Store struct{ db *sql.DB }
+type Store struct {
+	db  *sql.DB
+	url string // for the relay's LISTEN connection
+}
 
 // Open connects and checks the connection.
 func Open(ctx context.Context, url string) (*Store, error) {
@@ -43,7 +48,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, url: url}, nil
 }
 
 // Close closes the pool.
@@ -80,21 +85,58 @@ func ts(m map[string]time.Time, k string) any {
 	return nil
 }
 
-// Project writes one transition. It is idempotent: a projection whose seq is
-// not newer than the stored one changes nothing (a retried activity or a
-// replay never double-counts or goes backwards); audit rows and money
-// movements are keyed so the same entry is never written twice.
-func (s *Store) Project(ctx context.Context, p activities.Projection) error {
-	r := p.Return
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode return: %w", err)
-	}
+// Publish writes one publication of a return's workflow in one transaction:
+// the view, its lines and money movements, the new audit entries, the
+// notices (into the outbox) and the support task of a needs_attention. It is
+// idempotent: a publication whose seq is not newer than the stored one
+// changes nothing, so a retried local activity or a replayed workflow task
+// never double-writes, and an older view never overwrites a newer one.
+func (s *Store) Publish(ctx context.Context, p activities.Publication) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	fresh, err := writeView(ctx, tx, p.Seq, p.Return, true)
+	if err != nil || !fresh {
+		return err
+	}
+	if err := writeAudit(ctx, tx, p.Return.ID, p.AuditFrom, p.Audit); err != nil {
+		return err
+	}
+	notify, err := enqueue(ctx, tx, p.Notices, false)
+	if err != nil {
+		return err
+	}
+	// A running workflow has started, whatever the create call managed to
+	// record: release the notices held for it.
+	if res, err := tx.ExecContext(ctx, `UPDATE outbox SET held = false WHERE rma_id = $1 AND held`, p.Return.ID); err != nil {
+		return fmt.Errorf("release notices: %w", err)
+	} else if n, _ := res.RowsAffected(); n > 0 {
+		notify = true
+	}
+	if err := syncAttentionTask(ctx, tx, p.Return); err != nil {
+		return err
+	}
+	if notify {
+		if _, err := tx.ExecContext(ctx, `NOTIFY `+OutboxChannel); err != nil {
+			return fmt.Errorf("notify relay: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit publication: %w", err)
+	}
+	return nil
+}
+
+// writeView upserts the return row (newer seq only) and, when it was newer,
+// its lines and money movements. started marks a running workflow.
+func writeView(ctx context.Context, tx *sql.Tx, seq int64, r domain.Return, started bool) (bool, error) {
+	r.Seq = seq
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return false, fmt.Errorf("encode return: %w", err)
+	}
 	var waiting, dlKind any
 	var dlAt any
 	if r.WaitingOn != nil {
@@ -116,31 +158,32 @@ func (s *Store) Project(ctx context.Context, p activities.Projection) error {
 INSERT INTO returns (rma_id, seq, order_id, customer_id, kind, status, channel, tier, currency, total_value, refund_total, fees_total,
   waiting_on, deadline_kind, deadline_at, tracking_number, replacement_tracking_number, sla_breaches, survey_score, survey_comment, survey_at,
   created_at, updated_at, requested_at, review_requested_at, approved_at, label_at, picked_up_at, delivered_at, received_at, inspected_at,
-  refunded_at, replacement_shipped_at, resolved_at, closed_at, doc)
-VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35,$36)
+  refunded_at, replacement_shipped_at, resolved_at, closed_at, doc, started)
+VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35,$36,$37)
 ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, status = EXCLUDED.status, refund_total = EXCLUDED.refund_total,
   fees_total = EXCLUDED.fees_total, waiting_on = EXCLUDED.waiting_on, deadline_kind = EXCLUDED.deadline_kind, deadline_at = EXCLUDED.deadline_at,
   tracking_number = EXCLUDED.tracking_number, replacement_tracking_number = EXCLUDED.replacement_tracking_number,
-  sla_breaches = EXCLUDED.sla_breaches, survey_score = EXCLUDED.survey_score, survey_comment = EXCLUDED.survey_comment,
-  survey_at = EXCLUDED.survey_at, updated_at = EXCLUDED.updated_at, requested_at = EXCLUDED.requested_at,
+  sla_breaches = EXCLUDED.sla_breaches, updated_at = EXCLUDED.updated_at, requested_at = EXCLUDED.requested_at,
+  survey_score = coalesce(EXCLUDED.survey_score, returns.survey_score), survey_comment = coalesce(EXCLUDED.survey_comment, returns.survey_comment),
+  survey_at = coalesce(EXCLUDED.survey_at, returns.survey_at),
   review_requested_at = EXCLUDED.review_requested_at, approved_at = EXCLUDED.approved_at, label_at = EXCLUDED.label_at,
   picked_up_at = EXCLUDED.picked_up_at, delivered_at = EXCLUDED.delivered_at, received_at = EXCLUDED.received_at,
   inspected_at = EXCLUDED.inspected_at, refunded_at = EXCLUDED.refunded_at, replacement_shipped_at = EXCLUDED.replacement_shipped_at,
-  resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at, doc = EXCLUDED.doc
+  resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at, doc = EXCLUDED.doc, started = returns.started OR EXCLUDED.started
 WHERE returns.seq < EXCLUDED.seq`,
-		r.ID, p.Seq, r.OrderID, r.Customer.ID, r.Kind, r.Status, r.Channel, r.Customer.Tier, r.RefundTotal.Currency, total,
+		r.ID, seq, r.OrderID, r.Customer.ID, r.Kind, r.Status, r.Channel, r.Customer.Tier, r.RefundTotal.Currency, total,
 		r.RefundTotal.Amount, r.FeesTotal.Amount, waiting, dlKind, dlAt, r.TrackingNumber, r.ReplacementTrackingNumber,
 		pq.Array(nonNil(r.SLABreaches)), score, comment, surveyAt, r.CreatedAt, r.UpdatedAt,
 		ts(st, "requested"), ts(st, "review_requested"), ts(st, "approved"), ts(st, "label"), ts(st, "picked_up"), ts(st, "delivered"),
-		ts(st, "received"), ts(st, "inspected"), ts(st, "refunded"), ts(st, "replacement_shipped"), ts(st, "resolved"), ts(st, "closed"), doc)
+		ts(st, "received"), ts(st, "inspected"), ts(st, "refunded"), ts(st, "replacement_shipped"), ts(st, "resolved"), ts(st, "closed"), doc, started)
 	if err != nil {
-		return fmt.Errorf("upsert return %s: %w", r.ID, err)
+		return false, fmt.Errorf("upsert return %s: %w", r.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // stale: a newer transition is already stored
+		return false, nil // stale: a newer view is already stored
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM return_lines WHERE rma_id = $1`, r.ID); err != nil {
-		return fmt.Errorf("replace lines: %w", err)
+		return false, fmt.Errorf("replace lines: %w", err)
 	}
 	for _, l := range r.Lines {
 		var result, disp, inspAt, gross, fees, net any
@@ -159,23 +202,25 @@ WHERE returns.seq < EXCLUDED.seq`,
   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
 			r.ID, l.LineID, l.SKU, l.Batch, l.Category, l.Supplier, l.Quantity, l.UnitPrice.Amount, l.Reason, claimed, l.Resolution, l.Eligible,
 			result, disp, inspAt, gross, fees, net); err != nil {
-			return fmt.Errorf("insert line %s: %w", l.LineID, err)
+			return false, fmt.Errorf("insert line %s: %w", l.LineID, err)
 		}
 	}
 	for _, m := range r.Payments {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO money_movements (key, rma_id, kind, line_id, amount, currency, at) VALUES ($1,$2,$3,$4,$5,$6,$7)
   ON CONFLICT (key) DO NOTHING`, m.Key, r.ID, m.Kind, m.LineID, m.Amount.Amount, m.Amount.Currency, m.At); err != nil {
-			return fmt.Errorf("insert money movement %s: %w", m.Key, err)
+			return false, fmt.Errorf("insert money movement %s: %w", m.Key, err)
 		}
 	}
-	for i, e := range r.Timeline {
+	return true, nil
+}
+
+// writeAudit appends timeline entries from entry number from on.
+func writeAudit(ctx context.Context, tx *sql.Tx, rmaID string, from int, entries []domain.TimelineEntry) error {
+	for i, e := range entries {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (rma_id, entry_no, at, actor, command, detail) VALUES ($1,$2,$3,$4,$5,$6)
-  ON CONFLICT (rma_id, entry_no) DO NOTHING`, r.ID, i, e.At, e.Actor, e.Type, e.Detail); err != nil {
+  ON CONFLICT (rma_id, entry_no) DO NOTHING`, rmaID, from+i, e.At, e.Actor, e.Type, e.Detail); err != nil {
 			return fmt.Errorf("insert audit entry: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit projection: %w", err)
 	}
 	return nil
 }
@@ -192,7 +237,7 @@ func nonNil(s []string) []string {
 func (s *Store) CustomerHistory(ctx context.Context, customerID, excludeRMA string, since time.Time) (domain.CustomerHistory, error) {
 	var h domain.CustomerHistory
 	err := s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(total_value), 0) FROM returns
-  WHERE customer_id = $1 AND rma_id <> $2 AND created_at >= $3 AND status NOT IN ('ineligible', 'cancelled')`,
+  WHERE customer_id = $1 AND rma_id <> $2 AND created_at >= $3 AND started AND status NOT IN ('ineligible', 'cancelled')`,
 		customerID, excludeRMA, since).Scan(&h.Returns, &h.Value)
 	if err != nil {
 		return h, fmt.Errorf("customer history: %w", err)
@@ -203,7 +248,7 @@ func (s *Store) CustomerHistory(ctx context.Context, customerID, excludeRMA stri
 // Get reads a return's last projected state.
 func (s *Store) Get(ctx context.Context, id string) (domain.Return, error) {
 	var doc []byte
-	err := s.db.QueryRowContext(ctx, `SELECT doc FROM returns WHERE rma_id = $1`, id).Scan(&doc)
+	err := s.db.QueryRowContext(ctx, `SELECT doc FROM returns WHERE rma_id = $1 AND started`, id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Return{}, ErrNotFound
 	}
@@ -247,7 +292,7 @@ func (s *Store) List(ctx context.Context, f Filter, size int, token string) ([]S
 	if size <= 0 || size > 200 {
 		size = 50
 	}
-	where := []string{"true"}
+	where := []string{"r.started"}
 	var args []any
 	add := func(cond string, v any) {
 		args = append(args, v)

@@ -109,7 +109,7 @@ func line(id, sku, batch string, reason domain.Reason, result domain.InspectionR
 
 func project(t *testing.T, s *Store, seq int64, r domain.Return) {
 	t.Helper()
-	if err := s.Project(context.Background(), activities.Projection{Seq: seq, Event: "test", Actor: "test", Return: r}); err != nil {
+	if err := s.Publish(context.Background(), activities.Publication{Seq: seq, Return: r, Audit: r.Timeline}); err != nil {
 		t.Fatal(err)
 	}
 }

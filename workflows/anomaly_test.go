@@ -23,7 +23,7 @@ func TestAnomalyCheckNotifiesQuality(t *testing.T) {
 	require.Len(t, found, 1)
 	require.Equal(t, "B2026-11", found[0].Batch)
 	require.Equal(t, []string{"batch_anomaly"}, h.notes.Templates(activities.ToQuality))
-	p := h.notes.Outbox[0].Params
+	p := h.notes.All()[0].Params
 	require.Equal(t, "15.0%", p["rate"])
 	require.Equal(t, "2.3%", p["baseline"])
 	require.Equal(t, "200", p["sample"])

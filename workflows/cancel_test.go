@@ -122,11 +122,17 @@ func TestBusinessRejectionNeedsAttentionAndCanBeAbandoned(t *testing.T) {
 		require.Equal(t, domain.StatusNeedsAttention, s.Status)
 		require.Contains(t, s.Attention.Error, "card was declined")
 		require.Equal(t, 1, h.pay.Calls("payments.refund"), "a business refusal is not retried")
-		h.mustUpdate(workflows.UpdateResolveAttention, workflows.ResolveAttentionInput{Actor: "support:amy", Action: workflows.AttentionAbandon, Note: "refund by bank transfer"})
+		h.mustUpdate(workflows.UpdateResolveAttention, workflows.ResolveAttentionInput{Actor: "support:amy", Action: workflows.AttentionAbandon,
+			Outcome: domain.StatusCompleted, Note: "refunded by bank transfer"})
 	})
 	r := h.run(request())
-	require.Equal(t, domain.StatusNeedsAttention, r.Status, "abandoned returns stay visible as needing attention")
+	// Support finished it by hand: the run ends in the outcome support gave,
+	// never in needs_attention on a closed workflow.
+	require.Equal(t, domain.StatusCompleted, r.Status)
+	require.Nil(t, r.Attention)
 	require.Contains(t, timelineTypes(r), "abandoned")
+	require.Empty(t, h.pay.Ledger, "nothing was paid by the workflow")
+	require.Contains(t, h.notes.Templates(activities.ToSupport), "manual_handling")
 }
 
 func TestCancelDuringNeedsAttentionBeforeReceipt(t *testing.T) {

@@ -34,30 +34,25 @@ const (
 	UpdateCancel           = "cancel"
 	UpdateReceive          = "receive"
 	UpdateInspection       = "inspection"
-	UpdateSurvey           = "survey"
 	UpdateNote             = "note"
 	UpdateRepairDone       = "repair-done"
 	UpdateResolveAttention = "resolve-attention"
-	// UpdateCreated is sent with the start (Update-with-Start): it answers
-	// the create call with the return as it stands, and refuses a second
-	// create that reuses the idempotency key with a different body.
-	UpdateCreated = "created"
 )
 
-// ErrIdempotencyConflict is the refusal type of a create whose key was used
-// for a different request.
-const ErrIdempotencyConflict = "idempotency_conflict"
-
-// CreatedInput carries the hash of the create request.
-type CreatedInput struct {
-	RequestHash string `json:"request_hash"`
+// CommandResult is every update's answer: small, because it is stored in
+// the history. By the time it arrives the read model already shows the
+// command's effect at Seq (or later), so the caller reads the return there.
+type CommandResult struct {
+	Status domain.Status `json:"status"`
+	Seq    int64         `json:"seq"`
 }
 
-// CreatedResult tells the caller whether this call started the return.
-type CreatedResult struct {
-	Created bool          `json:"created"`
-	Return  domain.Return `json:"return"`
-}
+// Error types of refused commands: the API maps invalid_transition to 409
+// and invalid_input to 422.
+const (
+	ErrInvalidTransition = "invalid_transition"
+	ErrInvalidInput      = "invalid_input"
+)
 
 // SignalCarrierEvent carries carrier tracking events: fire-and-forget, and
 // deduplicated by event ID inside the workflow.
@@ -68,14 +63,26 @@ const QueryStatus = "status"
 
 // StartInput starts a Return workflow. The policy is a snapshot taken at
 // start: editing the policy file later never changes a running return.
+// History is the customer's recent returns, read by the starter, so the
+// abuse rules see the same facts wherever domain.Open runs.
 type StartInput struct {
-	RMAID       string         `json:"rma_id"`
-	Request     domain.Request `json:"request"`
-	Policy      domain.Policy  `json:"policy"`
-	RequestedAt time.Time      `json:"requested_at"`
-	Actor       string         `json:"actor"`
-	// RequestHash identifies the body behind the idempotency key.
-	RequestHash string `json:"request_hash,omitempty"`
+	RMAID       string                 `json:"rma_id"`
+	Request     domain.Request         `json:"request"`
+	Policy      domain.Policy          `json:"policy"`
+	RequestedAt time.Time              `json:"requested_at"`
+	Actor       string                 `json:"actor"`
+	History     domain.CustomerHistory `json:"history"`
+	// OpeningPublished says the starter already wrote the opening (seq 1:
+	// the view, its audit entries and notices) to the read model, in the
+	// same transaction as the idempotency key; the workflow then starts
+	// from it without publishing it again.
+	OpeningPublished bool `json:"opening_published,omitempty"`
+}
+
+// Opening is what domain.Open makes of a start input: the API answers the
+// create call with it and the workflow starts from it.
+func (in StartInput) Opening() domain.Opening {
+	return domain.Open(domain.OpenInput{RMAID: in.RMAID, Request: in.Request, Policy: in.Policy, At: in.RequestedAt, Actor: in.Actor, History: in.History})
 }
 
 // ApproveInput approves a return under review.
@@ -149,7 +156,9 @@ type InspectionInput struct {
 	Items []InspectionItem `json:"items"`
 }
 
-// SurveyInput is the customer's satisfaction answer.
+// SurveyInput is the customer's satisfaction answer. It is not an update:
+// the workflow has ended when the survey opens, and the API stores the
+// answer in the read model for policy.survey.window after completion.
 type SurveyInput struct {
 	Actor   string `json:"actor"`
 	Score   int    `json:"score"`
@@ -176,12 +185,14 @@ const (
 )
 
 // ResolveAttentionInput is support's answer to a return in needs_attention:
-// retry the failed step (after fixing its cause) or abandon it to manual
-// handling.
+// retry the failed step (after fixing its cause), or abandon it: support
+// finished the return by hand, and Outcome (completed or cancelled) is the
+// status it ends in. Nothing is undone on abandon.
 type ResolveAttentionInput struct {
-	Actor  string `json:"actor"`
-	Action string `json:"action"`
-	Note   string `json:"note,omitempty"`
+	Actor   string        `json:"actor"`
+	Action  string        `json:"action"`
+	Outcome domain.Status `json:"outcome,omitempty"`
+	Note    string        `json:"note,omitempty"`
 }
 
 // CarrierEvent is a tracking event, as the carrier webhook delivers it.

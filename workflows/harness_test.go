@@ -3,6 +3,8 @@ package workflows_test
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,9 +21,13 @@ import (
 
 const rmaID = "RMA-T1"
 
-// t0 is the test clock's start; orders were delivered two days before.
+// t0 is the test clock's start; orders were delivered two days before. It
+// lies in the far future on purpose: the SDK's test environment computes a
+// retried local activity's deadline from the test clock but checks it
+// against the real one, so a test clock behind the wall clock would time
+// out every retry.
 var (
-	t0        = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	t0        = time.Date(2100, 11, 22, 2, 0, 0, 0, time.UTC)
 	delivered = t0.Add(-48 * time.Hour)
 )
 
@@ -30,29 +36,41 @@ func cny(a int64) domain.Money { return domain.Money{Amount: a, Currency: "CNY"}
 // harness runs the real Return workflow with the real activities over the
 // in-memory ports, on the SDK's time-skipping test environment.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	suite   testsuite.WorkflowTestSuite
 	env     *testsuite.TestWorkflowEnvironment
 	carrier *memport.Carrier
 	inv     *memport.Inventory
 	pay     *memport.Payments
-	notes   *memport.Notifier
 	store   *memport.Store
+	notes   notes
 	policy  domain.Policy
+	history domain.CustomerHistory
 	events  int
 	result  domain.Return
+	// musts are the updates that must complete without error; run checks
+	// them all, so one the workflow never answered fails the test too.
+	musts []*updResult
 }
+
+// notes reads the notices the workflow put in the outbox.
+type notes struct{ s *memport.Store }
+
+func (n notes) Templates(to string) []string   { return n.s.Templates(to) }
+func (n notes) All() []activities.Notification { return n.s.Notices() }
 
 type updResult struct {
 	name      string
 	rejected  error
 	completed bool
 	err       error
+	result    workflows.CommandResult
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, carrier: &memport.Carrier{}, inv: memport.NewInventory(), pay: &memport.Payments{},
-		notes: &memport.Notifier{}, store: &memport.Store{History: map[string]domain.CustomerHistory{}}, policy: domain.Defaults()}
+		store: &memport.Store{}, policy: domain.Defaults()}
+	h.notes = notes{h.store}
 	h.suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	h.env = h.suite.NewTestWorkflowEnvironment()
 	h.env.SetStartTime(t0)
@@ -60,7 +78,7 @@ func newHarness(t *testing.T) *harness {
 		h.inv.Prices[sku] = cny(price)
 		h.inv.Stock[sku] = 5
 	}
-	worker.Register(h.env, &activities.Activities{Carrier: h.carrier, Inventory: h.inv, Payments: h.pay, Notifier: h.notes, Store: h.store})
+	worker.Register(h.env, &activities.Activities{Carrier: h.carrier, Inventory: h.inv, Payments: h.pay, Store: h.store})
 	return h
 }
 
@@ -87,9 +105,14 @@ func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback
 func (h *harness) updateID(name, id string, arg any) *updResult {
 	res := &updResult{name: name}
 	h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
-		OnReject:   func(err error) { res.rejected = err },
-		OnAccept:   func() {},
-		OnComplete: func(_ any, err error) { res.completed, res.err = true, err },
+		OnReject: func(err error) { res.rejected = err },
+		OnAccept: func() {},
+		OnComplete: func(v any, err error) {
+			res.completed, res.err = true, err
+			if r, ok := v.(workflows.CommandResult); ok {
+				res.result = r
+			}
+		},
 	}, arg)
 	return res
 }
@@ -101,15 +124,20 @@ func (h *harness) update(name string, arg any) *updResult {
 	return h.updateID(name, fmt.Sprintf("upd-%d", updateSeq), arg)
 }
 
-// mustUpdate sends an update and fails the test, one tick later, unless it
-// completed without error.
+// mustUpdate sends an update and fails the test unless it is accepted (a
+// second later) and completes without error (when the run ends: a command is
+// answered once its effect is published, which may come after a partner's
+// retries, and a final command such as cancel ends the workflow first).
 func (h *harness) mustUpdate(name string, arg any) {
 	res := h.update(name, arg)
-	h.env.RegisterDelayedCallback(func() {
-		require.Nil(h.t, res.rejected, "%s rejected", name)
-		require.True(h.t, res.completed, "%s did not complete", name)
-		require.NoError(h.t, res.err, name)
-	}, time.Second)
+	h.musts = append(h.musts, res)
+	h.env.RegisterDelayedCallback(func() { require.Nil(h.t, res.rejected, "%s rejected", name) }, time.Second)
+}
+
+func (h *harness) checkMust(res *updResult) {
+	require.Nil(h.t, res.rejected, "%s rejected", res.name)
+	require.True(h.t, res.completed, "%s did not complete", res.name)
+	require.NoError(h.t, res.err, res.name)
 }
 
 func (h *harness) status() domain.Return {
@@ -120,21 +148,38 @@ func (h *harness) status() domain.Return {
 	return r
 }
 
+// carrierEvent scans the return parcel as the webhook delivers it: the event
+// is stored, then signalled to the return its parcel is routed to.
 func (h *harness) carrierEvent(typ domain.CarrierEventType, detail string) {
+	h.scan(h.status().TrackingNumber, typ, detail)
+}
+
+func (h *harness) scan(tracking string, typ domain.CarrierEventType, detail string) {
 	h.events++
-	h.env.SignalWorkflow(workflows.SignalCarrierEvent, workflows.CarrierEvent{
-		EventID: fmt.Sprintf("ev-%d", h.events), TrackingNumber: h.status().TrackingNumber, Type: typ,
-		OccurredAt: h.env.Now(), Detail: detail,
-	})
+	ev := workflows.CarrierEvent{EventID: fmt.Sprintf("ev-%d", h.events), TrackingNumber: tracking, Type: typ, OccurredAt: h.env.Now(), Detail: detail}
+	if h.store.Record(activities.TrackingEvent{EventID: ev.EventID, TrackingNumber: tracking, Type: typ, OccurredAt: ev.OccurredAt, Detail: detail}) != "" {
+		h.env.SignalWorkflow(workflows.SignalCarrierEvent, ev)
+	}
+}
+
+func (h *harness) start(req domain.Request) {
+	h.env.ExecuteWorkflow(workflows.WorkflowType, workflows.StartInput{RMAID: rmaID, Request: req, Policy: h.policy, Actor: "backend:test", RequestedAt: t0, History: h.history})
 }
 
 func (h *harness) run(req domain.Request) domain.Return {
-	h.env.ExecuteWorkflow(workflows.WorkflowType, workflows.StartInput{RMAID: rmaID, Request: req, Policy: h.policy, Actor: "backend:test"})
+	h.start(req)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 	require.NoError(h.t, h.env.GetWorkflowError())
 	require.NoError(h.t, h.env.GetWorkflowResult(&h.result))
+	for _, m := range h.musts {
+		h.checkMust(m)
+	}
+	require.Equal(h.t, h.result.Status, h.store.View(rmaID).Status, "the read model has the final state")
 	return h.result
 }
+
+// projected is the last state written to the read model.
+func (h *harness) projected() domain.Return { return h.store.View(rmaID) }
 
 // shipAndInspect plays the customer, carrier and warehouse for a return
 // approved at once: pickup chosen, picked up, delivered, received and every
@@ -181,4 +226,36 @@ func timelineTypes(r domain.Return) []string {
 		out = append(out, e.Type)
 	}
 	return out
+}
+
+// failures records what a test helper reports instead of failing the test
+// running it, so a test can check that the helper does fail.
+type failures struct {
+	testing.TB
+	msgs []string
+}
+
+func (f *failures) Errorf(format string, args ...any) {
+	f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
+}
+func (f *failures) FailNow() { runtime.Goexit() }
+func (f *failures) Helper()  {}
+
+// A refused command sent just before the workflow ends (here the shipping
+// choice expires half a second later) must fail the test even though the
+// one-second check never runs.
+func TestHarnessFailsARefusedLastCommand(t *testing.T) {
+	rec := &failures{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h := newHarness(rec)
+		h.at(72*time.Hour-500*time.Millisecond, func() {
+			h.mustUpdate(workflows.UpdateReceive, workflows.ReceiveInput{Actor: "warehouse:w1"}) // no label: refused
+		})
+		h.run(request())
+	}()
+	<-done
+	require.NotEmpty(t, rec.msgs, "the harness let a refused command pass")
+	require.Contains(t, strings.Join(rec.msgs, "\n"), "receive rejected")
 }

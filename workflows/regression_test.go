@@ -172,13 +172,10 @@ func TestOpsCancelWaitsForWorkInFlight(t *testing.T) {
 		h.carrierEvent(domain.CarrierException, "box crushed")
 	})
 	h.at(5*time.Hour+time.Second, func() { h.env.CancelWorkflow() })
-	h.env.ExecuteWorkflow(workflows.WorkflowType, workflows.StartInput{RMAID: rmaID, Request: request(), Policy: h.policy, Actor: "backend:test"})
+	h.start(request())
 	require.True(t, h.env.IsWorkflowCompleted())
 	require.Len(t, h.carrier.Claims, 1, "the claim was opened at the carrier")
 	last := h.projected()
 	require.Equal(t, domain.StatusCancelled, last.Status)
 	require.NotEmpty(t, last.ClaimID, "and recorded before the run closed")
 }
-
-// projected is the last state written to the read model.
-func (h *harness) projected() domain.Return { return h.store.Returns[rmaID].Return }

@@ -35,7 +35,7 @@ func TestInspectionPartlyFails(t *testing.T) {
 	require.Nil(t, r.Lines[1].Refund)
 	require.Equal(t, int64(19900), r.RefundTotal.Amount)
 	require.Contains(t, h.notes.Templates(activities.ToCustomer), "inspection_failed")
-	for _, n := range h.notes.Outbox {
+	for _, n := range h.notes.All() {
 		if n.Template == "inspection_failed" {
 			require.Equal(t, "L2", n.Params["line_id"])
 			require.Equal(t, "return_to_customer,dispose,dispute", n.Params["options"], "the customer is told their options")
@@ -153,9 +153,9 @@ func TestExchangeOutOfStock(t *testing.T) {
 			h.shipAndInspectFrom(offset, inspection(allPass))
 			r := h.run(exchangeStandard())
 			require.Equal(t, domain.StatusCompleted, r.Status)
-			for _, n := range h.notes.Outbox {
+			for _, n := range h.notes.All() {
 				if n.Template == "out_of_stock" {
-					require.Equal(t, "2026-12-02 02:00 UTC", n.Params["restock_eta"])
+					require.Equal(t, domain.FormatTime(t0.Add(10*24*time.Hour)), n.Params["restock_eta"])
 					require.Contains(t, n.Params["alternatives"], "SKU-RED-XL")
 				}
 			}

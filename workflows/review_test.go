@@ -23,10 +23,6 @@ func TestAutoApprovedRefund(t *testing.T) {
 		}
 	}).Return(nil)
 	h.shipAndInspect(allPass)
-	h.at(30*time.Hour, func() {
-		require.Equal(t, domain.StatusCompleted, h.status().Status)
-		h.mustUpdate(workflows.UpdateSurvey, workflows.SurveyInput{Score: 5, Comment: "fast"})
-	})
 	r := h.run(request())
 
 	require.Equal(t, domain.StatusCompleted, r.Status)
@@ -34,10 +30,11 @@ func TestAutoApprovedRefund(t *testing.T) {
 	require.Equal(t, "RMA-T1/L1/refund", h.pay.Entries(activities.PayRefund)[0].Key)
 	require.Equal(t, int64(19900), r.RefundTotal.Amount)
 	require.Equal(t, int64(0), r.FeesTotal.Amount)
-	require.Equal(t, 5, r.Survey.Score)
 	require.Contains(t, timelineTypes(r), "approved")
 	require.Equal(t, "policy", r.Timeline[1].Actor, "auto-approval is the policy's act")
-	require.Equal(t, []string{"requested", "awaiting_shipment", "in_transit", "received", "inspecting", "resolving", "completed"}, statuses)
+	// One upsert per wait, and only for a change: the statuses a wait
+	// rests in, not every step between.
+	require.Equal(t, []string{"awaiting_shipment", "in_transit", "received", "completed"}, statuses)
 	require.Len(t, h.inv.Moves, 1)
 	require.Equal(t, activities.MovementRestock, h.inv.Moves[0].To)
 	require.Equal(t, 6, h.inv.Stock["SKU-RED-M"], "returned item restocked")
@@ -48,7 +45,7 @@ func TestAutoApprovedRefund(t *testing.T) {
 	}
 	require.Empty(t, r.SLABreaches)
 	require.Nil(t, r.Compensation)
-	require.Equal(t, h.store.Returns[rmaID].Return.Status, domain.StatusCompleted, "read model projected")
+	require.Equal(t, h.store.View(rmaID).Status, domain.StatusCompleted, "read model projected")
 }
 
 // manual is a customer-fault return above the low-value threshold: it needs
@@ -181,7 +178,7 @@ func TestIneligibleWindowPassed(t *testing.T) {
 	req.DeliveredAt = t0.Add(-8 * 24 * time.Hour)
 	r := h.run(req)
 	require.Equal(t, domain.StatusIneligible, r.Status)
-	require.Equal(t, "return window of 168h ended 2026-11-21T02:00:00Z", r.IneligibleReason)
+	require.Equal(t, "return window of 168h ended "+t0.Add(-24*time.Hour).Format(time.RFC3339), r.IneligibleReason)
 	require.Empty(t, h.pay.Ledger, "nothing charged")
 	require.Empty(t, h.carrier.Labels)
 	require.Equal(t, []string{"ineligible"}, h.notes.Templates(activities.ToCustomer))
@@ -199,7 +196,7 @@ func TestIneligibleFinalSale(t *testing.T) {
 
 func TestAbuseLimitGoesToManualReview(t *testing.T) {
 	h := newHarness(t)
-	h.store.History["C-1"] = domain.CustomerHistory{Returns: 6, Value: 60000}
+	h.history = domain.CustomerHistory{Returns: 6, Value: 60000}
 	h.at(time.Hour, func() {
 		s := h.status()
 		require.Equal(t, domain.StatusPendingReview, s.Status, "a merchant-fault claim with a photo would auto-approve, but not for an abuser")
@@ -220,7 +217,6 @@ func TestInvalidCommandsAreRefused(t *testing.T) {
 			h.update(workflows.UpdateReceive, workflows.ReceiveInput{Actor: "w"}),                                    // not shipped
 			h.update(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup}),   // not approved
 			h.update(workflows.UpdateDecline, workflows.DeclineInput{Actor: "support:amy"}),                          // no reason
-			h.update(workflows.UpdateSurvey, workflows.SurveyInput{Score: 5}),                                        // not completed
 			h.update(workflows.UpdateInfo, workflows.InfoInput{Answer: "x"}),                                         // nothing asked
 			h.update(workflows.UpdateResolveAttention, workflows.ResolveAttentionInput{Actor: "a", Action: "retry"}), // nothing failed
 		)
@@ -243,7 +239,7 @@ func TestInvalidCommandsAreRefused(t *testing.T) {
 			require.Contains(t, []string{workflows.ErrInvalidTransition, workflows.ErrInvalidInput}, app.Type())
 			require.False(t, u.completed)
 		}
-		require.Contains(t, refused[6].rejected.Error(), "cannot approve: return RMA-T1 is awaiting_shipment")
+		require.Contains(t, refused[5].rejected.Error(), "cannot approve: return RMA-T1 is awaiting_shipment")
 		// Only the accepted approve changed anything.
 		s := h.status()
 		require.Equal(t, domain.StatusAwaitingShipment, s.Status)

@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"time"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/rma-dev/rma/domain"
 )
@@ -16,8 +19,9 @@ var (
 	SAKind     = temporal.NewSearchAttributeKeyKeyword("RmaKind")
 	SASKUs     = temporal.NewSearchAttributeKeyKeywordList("RmaSkus")
 	SADeadline = temporal.NewSearchAttributeKeyTime("RmaDeadline")
-	// SATracking lists the return label and outbound parcels so a carrier
-	// webhook, which knows only a tracking number, finds its return.
+	// SATracking lists the return label and outbound parcels, so ops find a
+	// return by a tracking number in the Temporal UI. (Carrier webhooks
+	// find theirs through the parcel routes in PostgreSQL.)
 	SATracking = temporal.NewSearchAttributeKeyKeywordList("RmaTrackingNumbers")
 )
 
@@ -34,28 +38,68 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 	}
 }
 
-// StartSearchAttributes are the attributes known at start, so a return is
-// findable by order, customer and SKU from its first moment.
-func StartSearchAttributes(req domain.Request) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(startUpdates(req)...)
-}
-
-func startUpdates(req domain.Request) []temporal.SearchAttributeUpdate {
-	return []temporal.SearchAttributeUpdate{
-		SAStatus.ValueSet(string(domain.StatusRequested)),
+// StartSearchAttributes are the attributes known at start: a return is
+// findable by order, customer, SKU, and the status and deadline domain.Open
+// gave it, from its first moment. Attributes set at start are free.
+func StartSearchAttributes(req domain.Request, v domain.Return) temporal.SearchAttributes {
+	u := []temporal.SearchAttributeUpdate{
+		SAStatus.ValueSet(string(v.Status)),
 		SAOrder.ValueSet(req.OrderID),
 		SACustomer.ValueSet(req.Customer.ID),
 		SAKind.ValueSet(string(req.Kind)),
 		SASKUs.ValueSet(req.SKUs()),
 	}
+	if v.Deadline != nil {
+		u = append(u, SADeadline.ValueSet(v.Deadline.At))
+	}
+	return temporal.NewSearchAttributes(u...)
 }
 
-func statusUpdates(s domain.Status, deadline *domain.Deadline) []temporal.SearchAttributeUpdate {
-	u := []temporal.SearchAttributeUpdate{SAStatus.ValueSet(string(s))}
-	if deadline != nil {
-		u = append(u, SADeadline.ValueSet(deadline.At))
-	} else {
-		u = append(u, SADeadline.ValueUnset())
+// searchState is what the workflow last told visibility.
+type searchState struct {
+	known    bool
+	status   string
+	deadline time.Time
+	tracking int
+}
+
+func searchOf(v domain.Return, tracking []string) searchState {
+	s := searchState{known: true, status: string(v.Status), tracking: len(tracking)}
+	if v.Deadline != nil {
+		s.deadline = v.Deadline.At
 	}
-	return u
+	return s
+}
+
+// upsertSearch tells visibility what changed since it was last told, in one
+// command: every upsert is a billable action, so unchanged attributes (and
+// the ones set at start) are never sent again.
+func (r *returnRun) upsertSearch(ctx workflow.Context) {
+	want := searchOf(r.v, r.tracking)
+	have := r.sa
+	var u []temporal.SearchAttributeUpdate
+	if !have.known {
+		u = append(u, SAOrder.ValueSet(r.req.OrderID), SACustomer.ValueSet(r.req.Customer.ID), SAKind.ValueSet(string(r.req.Kind)), SASKUs.ValueSet(r.req.SKUs()))
+	}
+	if !have.known || have.status != want.status {
+		u = append(u, SAStatus.ValueSet(want.status))
+	}
+	if !have.known || !have.deadline.Equal(want.deadline) {
+		if want.deadline.IsZero() {
+			u = append(u, SADeadline.ValueUnset())
+		} else {
+			u = append(u, SADeadline.ValueSet(want.deadline))
+		}
+	}
+	if have.tracking != want.tracking {
+		u = append(u, SATracking.ValueSet(append([]string(nil), r.tracking...)))
+	}
+	if len(u) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, u...); err != nil {
+		r.log.Warn("upsert search attributes", "error", err)
+		return
+	}
+	r.sa = want
 }

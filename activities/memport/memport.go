@@ -381,24 +381,104 @@ func (n *Notifier) Templates(to string) []string {
 	return out
 }
 
-// Store is an in-memory read model keeping the newest projection.
+// Store is an in-memory store: the newest publication per return, the
+// audit trail, the outbox and the parcel routes with their events.
 type Store struct {
 	Faults
-	mu          sync.Mutex
-	Returns     map[string]activities.Projection
-	History     map[string]domain.CustomerHistory
-	Stats       []domain.BatchStats
-	Projections int
+	mu           sync.Mutex
+	Returns      map[string]activities.Publication
+	Audit        map[string][]domain.TimelineEntry
+	Outbox       []activities.Notification
+	Routes       map[string]activities.Parcel
+	Events       map[string][]activities.TrackingEvent // by tracking number
+	Stats        []domain.BatchStats
+	Publications int
 }
 
-// CustomerHistory implements activities.Store.
-func (s *Store) CustomerHistory(_ context.Context, customerID, _ string, _ time.Time) (domain.CustomerHistory, error) {
-	if err := s.check("store.history"); err != nil {
-		return domain.CustomerHistory{}, err
+// Publish implements activities.Store: an older Seq never overwrites a
+// newer one, and a publication is applied at most once.
+func (s *Store) Publish(_ context.Context, p activities.Publication) error {
+	if err := s.check("store.publish"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.History[customerID], nil
+	if s.Returns == nil {
+		s.Returns, s.Audit = map[string]activities.Publication{}, map[string][]domain.TimelineEntry{}
+	}
+	s.Publications++
+	id := p.Return.ID
+	if cur, ok := s.Returns[id]; ok && cur.Seq >= p.Seq {
+		return nil
+	}
+	s.Returns[id] = p
+	if n := len(s.Audit[id]); p.AuditFrom > n {
+		return fmt.Errorf("audit gap for %s: have %d entries, publication starts at %d", id, n, p.AuditFrom)
+	} else {
+		s.Audit[id] = append(s.Audit[id][:p.AuditFrom], p.Audit...)
+	}
+	s.Outbox = append(s.Outbox, p.Notices...)
+	return nil
+}
+
+// Enqueue implements activities.Store.
+func (s *Store) Enqueue(_ context.Context, ns []activities.Notification) error {
+	if err := s.check("store.enqueue"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range ns {
+		if !s.hasNotice(n.Key) {
+			s.Outbox = append(s.Outbox, n)
+		}
+	}
+	return nil
+}
+
+func (s *Store) hasNotice(key string) bool {
+	for _, n := range s.Outbox {
+		if n.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// RouteParcel implements activities.Store.
+func (s *Store) RouteParcel(_ context.Context, p activities.Parcel) ([]activities.TrackingEvent, error) {
+	if err := s.check("store.route"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Routes == nil {
+		s.Routes = map[string]activities.Parcel{}
+	}
+	s.Routes[p.TrackingNumber] = p
+	return append([]activities.TrackingEvent(nil), s.Events[p.TrackingNumber]...), nil
+}
+
+// Record stores a carrier event as the webhook does, and reports the return
+// it is routed to ("" while its parcel has no route).
+func (s *Store) Record(ev activities.TrackingEvent) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Events == nil {
+		s.Events = map[string][]activities.TrackingEvent{}
+	}
+	s.Events[ev.TrackingNumber] = append(s.Events[ev.TrackingNumber], ev)
+	return s.Routes[ev.TrackingNumber].RMAID
+}
+
+// TrackingRecord implements activities.Store.
+func (s *Store) TrackingRecord(_ context.Context, tracking string) ([]activities.TrackingEvent, error) {
+	if err := s.check("store.tracking"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]activities.TrackingEvent(nil), s.Events[tracking]...), nil
 }
 
 // BatchStats implements activities.Store from Stats.
@@ -411,22 +491,31 @@ func (s *Store) BatchStats(context.Context) ([]domain.BatchStats, error) {
 	return append([]domain.BatchStats(nil), s.Stats...), nil
 }
 
-// Project implements activities.Store: an older Seq never overwrites a newer.
-func (s *Store) Project(_ context.Context, p activities.Projection) error {
-	if err := s.check("store.project"); err != nil {
-		return err
-	}
+// View is the newest published view of a return.
+func (s *Store) View(id string) domain.Return {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.Returns == nil {
-		s.Returns = map[string]activities.Projection{}
+	return s.Returns[id].Return
+}
+
+// Notices lists the outbox, in order.
+func (s *Store) Notices() []activities.Notification {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]activities.Notification(nil), s.Outbox...)
+}
+
+// Templates lists the outbox's templates to an audience, in order.
+func (s *Store) Templates(to string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.Outbox {
+		if m.To == to {
+			out = append(out, m.Template)
+		}
 	}
-	s.Projections++
-	if cur, ok := s.Returns[p.Return.ID]; ok && cur.Seq >= p.Seq {
-		return nil
-	}
-	s.Returns[p.Return.ID] = p
-	return nil
+	return out
 }
 
 // CarrierSnapshot is a consistent copy of the carrier's records.

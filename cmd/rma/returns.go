@@ -17,6 +17,7 @@ import (
 
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/starter"
+	"github.com/rma-dev/rma/store"
 	"github.com/rma-dev/rma/workflows"
 )
 
@@ -58,11 +59,17 @@ func newSimCarrierCmd() *cobra.Command {
 // returnCmd holds what every `rma return` subcommand shares.
 type returnCmd struct {
 	tf     temporalFlags
+	db     dbFlags
 	output string
 	actor  string
 	policy string
+	st     *store.Store
 }
 
+// client dials Temporal, and opens the read model when one is configured
+// (--database-url, RMA_DATABASE_URL, or the rma dev in --data-dir): creating
+// a return needs it; show and list use it when there, so they cost no
+// Temporal action.
 func (rc *returnCmd) client(ctx context.Context) (*starter.Client, func(), error) {
 	p, err := loadPolicy(rc.policy)
 	if err != nil {
@@ -72,7 +79,19 @@ func (rc *returnCmd) client(ctx context.Context) (*starter.Client, func(), error
 	if err != nil {
 		return nil, nil, err
 	}
-	return starter.New(c, p), c.Close, nil
+	closeAll := c.Close
+	var reg starter.Registry
+	rc.st = nil
+	if url, err := rc.db.resolve(); err == nil {
+		st, err := store.Open(ctx, url)
+		if err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+		rc.st, reg = st, st
+		closeAll = func() { _ = st.Close(); c.Close() }
+	}
+	return starter.New(c, p, reg), closeAll, nil
 }
 
 func newReturnCmd() *cobra.Command {
@@ -81,15 +100,19 @@ func newReturnCmd() *cobra.Command {
 		Use:   "return",
 		Short: "Start, inspect and command returns (talks to Temporal directly)",
 		Long: `Operate returns from a terminal. These commands talk to Temporal with the
---address / TEMPORAL_* settings (rma dev: 127.0.0.1:7233), the same way the
-HTTP API does, so they work whether or not the API runs.`,
+--address / TEMPORAL_* settings (rma dev: 127.0.0.1:7233) and to the read
+model with --database-url / RMA_DATABASE_URL (or the rma dev in --data-dir),
+the same way the HTTP API does, so they work whether or not the API runs.
+"start" needs the read model; "show" and "list" use it when it is there and
+fall back to Temporal otherwise.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVarP(&rc.output, "output", "o", "table", "output: table or json")
 	pf.StringVar(&rc.actor, "actor", "cli:"+envOr("USER", "operator"), "who is acting, recorded on the timeline")
-	// Temporal flags on the parent so every subcommand has them.
+	// Temporal and database flags on the parent so every subcommand has them.
 	tmp := &cobra.Command{}
 	rc.tf.register(tmp)
+	rc.db.register(tmp)
 	pf.AddFlagSet(tmp.Flags())
 
 	run := func(use, short string, args cobra.PositionalArgs, setup func(*cobra.Command), fn func(ctx context.Context, s *starter.Client, args []string) (any, error)) *cobra.Command {
@@ -154,33 +177,45 @@ HTTP API does, so they work whether or not the API runs.`,
 		c.Flags().StringVar(&f.SKU, "sku", "", "SKU")
 		c.Flags().IntVar(&size, "limit", 50, "at most this many")
 	}, func(ctx context.Context, s *starter.Client, _ []string) (any, error) {
+		if rc.st != nil {
+			items, _, err := rc.st.List(ctx, store.Filter{Status: f.Status, OrderID: f.OrderID, CustomerID: f.CustomerID, SKU: f.SKU}, size, "")
+			out := make([]starter.Summary, 0, len(items))
+			for _, it := range items {
+				out = append(out, starter.Summary{ID: it.ID, Status: it.Status, OrderID: it.OrderID, CustomerID: it.CustomerID, Kind: it.Kind, SKUs: it.SKUs, Deadline: it.Deadline, CreatedAt: it.CreatedAt})
+			}
+			return out, err
+		}
 		p, err := s.List(ctx, f, size, nil)
 		return p.Items, err
 	})
 
 	var note, reason, question string
-	cmdUpdate := func(use, short, name string, flags func(*cobra.Command), arg func() any) *cobra.Command {
+	cmdUpdate := func(use, short, name string, flags func(*cobra.Command), arg func() interface{ Validate() error }) *cobra.Command {
 		return run(use, short, cobra.ExactArgs(1), flags, func(ctx context.Context, s *starter.Client, args []string) (any, error) {
-			return s.Update(ctx, args[0], name, "", arg())
+			return updateAndShow(ctx, s, args[0], name, arg())
 		})
 	}
 	noteFlag := func(c *cobra.Command) { c.Flags().StringVar(&note, "note", "", "note for the timeline") }
 	approve := cmdUpdate("approve ID", "Approve a return under review", workflows.UpdateApprove, noteFlag,
-		func() any { return workflows.ApproveInput{Actor: rc.actor, Note: note} })
+		func() interface{ Validate() error } { return workflows.ApproveInput{Actor: rc.actor, Note: note} })
 	decline := cmdUpdate("decline ID --reason TEXT", "Decline a return under review", workflows.UpdateDecline, func(c *cobra.Command) {
 		noteFlag(c)
 		c.Flags().StringVar(&reason, "reason", "", "why (told to the customer)")
 		_ = c.MarkFlagRequired("reason")
-	}, func() any { return workflows.DeclineInput{Actor: rc.actor, Reason: reason, Note: note} })
+	}, func() interface{ Validate() error } {
+		return workflows.DeclineInput{Actor: rc.actor, Reason: reason, Note: note}
+	})
 	requestInfo := cmdUpdate("request-info ID --question TEXT", "Ask the customer for more information (stops the decision clock)", workflows.UpdateRequestInfo, func(c *cobra.Command) {
 		c.Flags().StringVar(&question, "question", "", "what to ask")
 		_ = c.MarkFlagRequired("question")
-	}, func() any { return workflows.RequestInfoInput{Actor: rc.actor, Question: question} })
+	}, func() interface{ Validate() error } {
+		return workflows.RequestInfoInput{Actor: rc.actor, Question: question}
+	})
 	cancelCmd := cmdUpdate("cancel ID", "Cancel a return not yet received (undoes label, stock, holds)", workflows.UpdateCancel, func(c *cobra.Command) {
 		c.Flags().StringVar(&reason, "reason", "", "why")
-	}, func() any { return workflows.CancelInput{Actor: rc.actor, Reason: reason} })
+	}, func() interface{ Validate() error } { return workflows.CancelInput{Actor: rc.actor, Reason: reason} })
 	receive := cmdUpdate("receive ID", "Record that the parcel arrived at the warehouse", workflows.UpdateReceive, noteFlag,
-		func() any { return workflows.ReceiveInput{Actor: rc.actor, Note: note} })
+		func() interface{ Validate() error } { return workflows.ReceiveInput{Actor: rc.actor, Note: note} })
 	var items []string
 	inspect := run("inspect ID --item LINE=RESULT:DISPOSITION[:NOTE]...", "Record inspection per line", cobra.ExactArgs(1), func(c *cobra.Command) {
 		c.Flags().StringArrayVar(&items, "item", nil, "e.g. L1=pass:restock or L2=fail:quarantine:scratched (repeat per line)")
@@ -191,10 +226,21 @@ HTTP API does, so they work whether or not the API runs.`,
 		if err != nil {
 			return nil, err
 		}
-		return s.Update(ctx, args[0], workflows.UpdateInspection, "", in)
+		return updateAndShow(ctx, s, args[0], workflows.UpdateInspection, in)
 	})
 	cmd.AddCommand(start, show, list, approve, decline, requestInfo, cancelCmd, receive, inspect)
 	return cmd
+}
+
+// updateAndShow sends a command and shows the return as it stands after it.
+func updateAndShow(ctx context.Context, s *starter.Client, id, name string, arg interface{ Validate() error }) (any, error) {
+	if err := arg.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.Update(ctx, id, name, "", arg); err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, id)
 }
 
 // parseItems reads --item LINE=RESULT:DISPOSITION[:NOTE] flags.

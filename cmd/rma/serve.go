@@ -18,6 +18,7 @@ import (
 	"github.com/rma-dev/rma/activities"
 	"github.com/rma-dev/rma/api"
 	"github.com/rma-dev/rma/partners"
+	"github.com/rma-dev/rma/relay"
 	"github.com/rma-dev/rma/sim"
 	"github.com/rma-dev/rma/starter"
 	"github.com/rma-dev/rma/store"
@@ -32,10 +33,11 @@ func newWorkerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the return workflows and activities against a Temporal cluster",
-		Long: `rma worker polls the rma-returns task queue. It is stateless: run as many as
-you need. Partner services are reached at the RMA_*_URL addresses (the
-simulators of "rma sim" by default). On SIGTERM it stops polling and lets
-in-flight activities finish (up to --drain-timeout).`,
+		Long: `rma worker polls the rma-returns task queue and relays the notice outbox
+to the notifications service. It is stateless: run as many as you need.
+Partner services are reached at the RMA_*_URL addresses (the simulators of
+"rma sim" by default). On SIGTERM it stops polling and lets in-flight
+activities finish (up to --drain-timeout).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(false)
@@ -59,16 +61,25 @@ in-flight activities finish (up to --drain-timeout).`,
 				return err
 			}
 			defer c.Close()
-			if err := starter.New(c, policy).EnsureAnomalySchedule(ctx); err != nil {
+			if err := starter.New(c, policy, st).EnsureAnomalySchedule(ctx); err != nil {
 				return err
 			}
 			acts := &activities.Activities{
 				Carrier: partners.NewCarrier(carrier), Inventory: partners.NewInventory(inventory),
-				Payments: partners.NewPayments(payments), Notifier: partners.NewNotifier(notify),
-				Store: st, Logger: log.Named("activity"),
+				Payments: partners.NewPayments(payments),
+				Store:    st, Logger: log.Named("activity"),
 			}
+			// The notice relay runs beside every worker; they share the
+			// outbox with row leases.
+			rl := relay.New(st, partners.NewNotifier(notify), log.Named("relay"), relay.DefaultOptions())
+			relayDone := make(chan error, 1)
+			go func() { relayDone <- rl.Run(ctx) }()
 			log.Info("worker started", zap.String("temporal", tf.address), zap.String("namespace", tf.namespace))
-			return worker.Run(ctx, c, acts, wo)
+			err = worker.Run(ctx, c, acts, wo)
+			if rerr := <-relayDone; rerr != nil && err == nil {
+				err = rerr
+			}
+			return err
 		},
 	}
 	tf.register(cmd)
@@ -125,14 +136,15 @@ is the carrier webhook secret (required).`,
 				return err
 			}
 			defer c.Close()
-			var st *store.Store
-			if dbURL != "" {
-				if st, err = store.Open(ctx, dbURL); err != nil {
-					return err
-				}
-				defer st.Close()
+			if dbURL == "" {
+				return errors.New("the API needs the read model: pass --database-url or set RMA_DATABASE_URL (run rma migrate first)")
 			}
-			srv := api.New(api.Config{Returns: starter.New(c, policy), Store: st, Tokens: tokens, WebhookSecret: []byte(secret), Logger: log,
+			st, err := store.Open(ctx, dbURL)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			srv := api.New(api.Config{Returns: starter.New(c, policy, st), Store: st, Tokens: tokens, WebhookSecret: []byte(secret), Logger: log,
 				Ready: func(ctx context.Context) error { _, err := c.CheckHealth(ctx, nil); return err }})
 			return serveUntil(ctx, log, port, srv.Handler())
 		},
@@ -140,7 +152,7 @@ is the carrier webhook secret (required).`,
 	tf.register(cmd)
 	cmd.Flags().IntVar(&port, "http-port", 8080, "port to listen on")
 	cmd.Flags().StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into new returns (env RMA_POLICY)")
-	cmd.Flags().StringVar(&dbURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL read model for lists, closed returns and analytics (env RMA_DATABASE_URL)")
+	cmd.Flags().StringVar(&dbURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL: idempotency keys, reads, lists, webhook routing, analytics (required; env RMA_DATABASE_URL)")
 	return cmd
 }
 

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+)
+
+// Opening is what a create call writes before it starts the workflow: the
+// idempotency key with the request's hash, the workflow's start input, and
+// the opening publication (seq 1).
+type Opening struct {
+	Key         string
+	RequestHash string
+	StartInput  json.RawMessage
+	Publication activities.Publication
+}
+
+// Existing is a return an idempotency key already opened.
+type Existing struct {
+	RMAID       string
+	RequestHash string
+	Started     bool
+	StartInput  json.RawMessage
+}
+
+// ErrKeyExists means the idempotency key (or the RMA ID it maps to) already
+// opened a return; Existing says which.
+var ErrKeyExists = errors.New("idempotency key already used")
+
+// LookupKey finds the return an idempotency key opened.
+func (s *Store) LookupKey(ctx context.Context, key string) (*Existing, error) {
+	var e Existing
+	var input []byte
+	err := s.db.QueryRowContext(ctx, `SELECT rma_id, coalesce(request_hash, ''), started, coalesce(start_input, 'null')
+  FROM returns WHERE idempotency_key = $1`, key).Scan(&e.RMAID, &e.RequestHash, &e.Started, &input)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	e.StartInput = input
+	return &e, nil
+}
+
+// Open writes a return's opening with its notices held until MarkStarted. A
+// concurrent create with the same key loses the race here and gets
+// ErrKeyExists.
+func (s *Store) Open(ctx context.Context, o Opening) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	p := o.Publication
+	// Two creates with the same key map to the same RMA ID: the second
+	// waits here for the first and then finds its row.
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, p.Return.ID); err != nil {
+		return fmt.Errorf("lock %s: %w", p.Return.ID, err)
+	}
+	var exists bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM returns WHERE rma_id = $1)`, p.Return.ID).Scan(&exists); err != nil {
+		return fmt.Errorf("check %s: %w", p.Return.ID, err)
+	}
+	if exists {
+		return ErrKeyExists
+	}
+	if _, err := writeView(ctx, tx, p.Seq, p.Return, false); err != nil {
+		return err
+	}
+	var key any
+	if o.Key != "" {
+		key = o.Key
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE returns SET idempotency_key = $2, request_hash = $3, start_input = $4 WHERE rma_id = $1`,
+		p.Return.ID, key, o.RequestHash, []byte(o.StartInput)); err != nil {
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return ErrKeyExists
+		}
+		return fmt.Errorf("record idempotency key: %w", err)
+	}
+	if err := writeAudit(ctx, tx, p.Return.ID, p.AuditFrom, p.Audit); err != nil {
+		return err
+	}
+	if _, err := enqueue(ctx, tx, p.Notices, true); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return ErrKeyExists
+		}
+		return fmt.Errorf("commit opening: %w", err)
+	}
+	return nil
+}
+
+// MarkStarted makes an opened return visible and releases its notices, once
+// its workflow runs.
+func (s *Store) MarkStarted(ctx context.Context, rmaID string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `UPDATE returns SET started = true WHERE rma_id = $1`, rmaID); err != nil {
+		return fmt.Errorf("mark %s started: %w", rmaID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET held = false WHERE rma_id = $1 AND held`, rmaID); err != nil {
+		return fmt.Errorf("release notices: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `NOTIFY `+OutboxChannel); err != nil {
+		return fmt.Errorf("notify relay: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Survey errors.
+var (
+	// ErrSurveyClosed: the return is not completed, or its window ended.
+	ErrSurveyClosed = errors.New("the survey is not open")
+	// ErrSurveyAnswered: a return takes one answer.
+	ErrSurveyAnswered = errors.New("the survey is already answered")
+)
+
+// SurveyRefusal says why a survey answer is refused.
+type SurveyRefusal struct {
+	Status domain.Status
+	Why    error
+	Detail string
+}
+
+func (e *SurveyRefusal) Error() string { return e.Why.Error() + ": " + e.Detail }
+func (e *SurveyRefusal) Unwrap() error { return e.Why }
+
+// AnswerSurvey stores the customer's answer on a completed return within its
+// survey window. The workflow has ended by then, so the read model is the
+// only writer left; the audit gets the entry too.
+func (s *Store) AnswerSurvey(ctx context.Context, id string, sv domain.Survey, actor string, now time.Time) (domain.Return, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return domain.Return{}, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var doc []byte
+	var seq int64
+	err = tx.QueryRowContext(ctx, `SELECT doc, seq FROM returns WHERE rma_id = $1 AND started FOR UPDATE`, id).Scan(&doc, &seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Return{}, ErrNotFound
+	}
+	if err != nil {
+		return domain.Return{}, fmt.Errorf("read return %s: %w", id, err)
+	}
+	var r domain.Return
+	if err := json.Unmarshal(doc, &r); err != nil {
+		return r, fmt.Errorf("decode return %s: %w", id, err)
+	}
+	switch {
+	case r.Status != domain.StatusCompleted:
+		return r, &SurveyRefusal{Status: r.Status, Why: ErrSurveyClosed, Detail: "it opens when the return is completed; return " + id + " is " + string(r.Status)}
+	case r.Survey != nil:
+		return r, &SurveyRefusal{Status: r.Status, Why: ErrSurveyAnswered, Detail: "return " + id}
+	case r.SurveyUntil != nil && now.After(*r.SurveyUntil):
+		return r, &SurveyRefusal{Status: r.Status, Why: ErrSurveyClosed, Detail: "its window closed at " + domain.FormatTime(*r.SurveyUntil)}
+	}
+	sv.At = now
+	r.Survey = &sv
+	entry := domain.TimelineEntry{At: now, Type: "survey", Actor: actor, Detail: fmt.Sprintf("score %d", sv.Score)}
+	r.Timeline = append(r.Timeline, entry)
+	r.UpdatedAt = now
+	r.Seq = seq + 1
+	out, err := json.Marshal(r)
+	if err != nil {
+		return r, fmt.Errorf("encode return: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE returns SET seq = $2, doc = $3, survey_score = $4, survey_comment = $5, survey_at = $6, updated_at = $6 WHERE rma_id = $1`,
+		id, r.Seq, out, sv.Score, sv.Comment, now); err != nil {
+		return r, fmt.Errorf("store survey: %w", err)
+	}
+	if err := appendAudit(ctx, tx, id, entry); err != nil {
+		return r, err
+	}
+	if err := tx.Commit(); err != nil {
+		return r, fmt.Errorf("commit survey: %w", err)
+	}
+	return r, nil
+}
+
+// appendAudit adds one entry after the last (the return's workflow has
+// ended, so nothing else numbers its entries).
+func appendAudit(ctx context.Context, tx *sql.Tx, rmaID string, e domain.TimelineEntry) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (rma_id, entry_no, at, actor, command, detail)
+  SELECT $1, coalesce(max(entry_no), -1) + 1, $2, $3, $4, $5 FROM audit WHERE rma_id = $1`, rmaID, e.At, e.Actor, e.Type, e.Detail); err != nil {
+		return fmt.Errorf("append audit entry: %w", err)
+	}
+	return nil
+}

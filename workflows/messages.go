@@ -1,0 +1,563 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+)
+
+// Messages: update validators check a command against the stage and the
+// payload's caps; handlers queue it and wait until the main flow has applied
+// it and published its effect, then answer the status and the read model's
+// seq. Carrier events queue on their signal channel and the main flow applies
+// them too. Handlers never change the view, never run activities.
+
+// refuse builds a validator error. Its type ("invalid_transition",
+// "invalid_input") lets the API map it to 409 or 422.
+func refuse(kind, format string, args ...any) error {
+	return temporal.NewApplicationError(fmt.Sprintf(format, args...), kind)
+}
+
+// verbs name each command in refusals: "cannot approve: ...".
+func verb(name string) string {
+	switch name {
+	case UpdateRequestInfo:
+		return "request info"
+	case UpdateInfo:
+		return "supply info"
+	case UpdateShippingChoice:
+		return "choose shipping"
+	case UpdateExchangeChoice:
+		return "choose an exchange option"
+	case UpdateInspection:
+		return "record inspection"
+	case UpdateNote:
+		return "add a note"
+	case UpdateRepairDone:
+		return "complete repair"
+	case UpdateResolveAttention:
+		return "resolve attention"
+	}
+	return name
+}
+
+func (r *returnRun) refuseStatus(name string) error {
+	return refuse(ErrInvalidTransition, "cannot %s: return %s is %s", verb(name), r.in.RMAID, r.v.Status)
+}
+
+// command is an accepted update waiting for the main flow.
+type command struct {
+	name    string
+	apply   func(ctx workflow.Context) error
+	applied bool
+	done    bool
+	result  CommandResult
+	err     error
+}
+
+// validatable is every command payload.
+type validatable interface{ Validate() error }
+
+// handle registers one update: a validator (shape, stage, the command's own
+// rule) and a handler that queues the command and waits for its answer.
+func handle[T validatable](ctx workflow.Context, r *returnRun, name string, rule func(T) error, apply func(workflow.Context, T) error) error {
+	validate := func(_ workflow.Context, in T) error {
+		if err := in.Validate(); err != nil {
+			return refuse(ErrInvalidInput, "%s", strings.TrimPrefix(err.Error(), "invalid request: "))
+		}
+		if name == UpdateCancel && rule != nil {
+			// Say why a cancel is refused (the parcel was delivered, the
+			// replacement is being shipped), not only the status.
+			if err := rule(in); err != nil {
+				return err
+			}
+		}
+		if !r.stage.accepts(name) {
+			return r.refuseStatus(name)
+		}
+		if rule != nil {
+			return rule(in)
+		}
+		return nil
+	}
+	handler := func(ctx workflow.Context, in T) (CommandResult, error) {
+		c := &command{name: name}
+		c.apply = func(actx workflow.Context) error {
+			// The stage may have moved on between validation and now
+			// (a deadline fired in the same task): check again.
+			if err := validate(actx, in); err != nil {
+				return err
+			}
+			return apply(actx, in)
+		}
+		r.inbox = append(r.inbox, c)
+		r.wake.SendAsync(true)
+		if err := workflow.Await(ctx, func() bool { return c.done }); err != nil {
+			return CommandResult{}, err
+		}
+		return c.result, c.err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, name, handler, workflow.UpdateHandlerOptions{Validator: validate}); err != nil {
+		return fmt.Errorf("register update %s: %w", name, err)
+	}
+	return nil
+}
+
+// registerHandlers wires the query and every update before the main flow
+// starts, so no command arrives unhandled.
+func (r *returnRun) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (domain.Return, error) { return r.v, nil }); err != nil {
+		return fmt.Errorf("register query: %w", err)
+	}
+	regs := []func() error{
+		func() error {
+			return handle(ctx, r, UpdateApprove, func(ApproveInput) error { return r.ruleDecide(UpdateApprove) }, r.applyApprove)
+		},
+		func() error {
+			return handle(ctx, r, UpdateDecline, func(DeclineInput) error { return r.ruleDecide(UpdateDecline) }, r.applyDecline)
+		},
+		func() error { return handle(ctx, r, UpdateRequestInfo, r.ruleRequestInfo, r.applyRequestInfo) },
+		func() error {
+			return handle(ctx, r, UpdateInfo, func(InfoInput) error { return r.ruleOnce(UpdateInfo) }, r.applyInfo)
+		},
+		func() error {
+			return handle(ctx, r, UpdateShippingChoice, func(ShippingChoiceInput) error { return r.ruleOnce(UpdateShippingChoice) }, r.applyShippingChoice)
+		},
+		func() error { return handle(ctx, r, UpdateExchangeChoice, r.ruleExchangeChoice, r.applyExchangeChoice) },
+		func() error { return handle(ctx, r, UpdateCancel, r.ruleCancel, r.applyCancel) },
+		func() error { return handle(ctx, r, UpdateReceive, r.ruleReceive, r.applyReceive) },
+		func() error { return handle(ctx, r, UpdateInspection, r.ruleInspection, r.applyInspection) },
+		func() error { return handle(ctx, r, UpdateNote, r.ruleNote, r.applyNote) },
+		func() error { return handle(ctx, r, UpdateRepairDone, r.ruleRepairDone, r.applyRepairDone) },
+		func() error {
+			return handle(ctx, r, UpdateResolveAttention, func(ResolveAttentionInput) error { return r.ruleOnce(UpdateResolveAttention) }, r.applyResolveAttention)
+		},
+	}
+	for _, reg := range regs {
+		if err := reg(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pending reports a queued, not yet applied command of a name.
+func (r *returnRun) pending(name string) bool {
+	for _, c := range r.inbox {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// settle applies what arrived since the main flow last looked: carrier
+// events first (they are facts), then commands in the order they were
+// accepted. A cancel returns errCancelled once applied.
+func (r *returnRun) settle(ctx workflow.Context) error {
+	for {
+		var ev CarrierEvent
+		if !r.signals.ReceiveAsync(&ev) {
+			break
+		}
+		r.onCarrierEvent(ctx, ev)
+	}
+	r.wake.ReceiveAsync(nil)
+	for len(r.inbox) > 0 {
+		c := r.inbox[0]
+		r.inbox = r.inbox[1:]
+		if err := c.apply(ctx); err != nil {
+			c.err, c.done = err, true
+			continue
+		}
+		c.applied = true
+		r.dirty = true
+		r.answering = append(r.answering, c)
+	}
+	if r.claim != nil && r.claim.IsReady() {
+		r.claimDone(ctx)
+	}
+	if r.cancel != nil && !r.undoing {
+		return errCancelled
+	}
+	return nil
+}
+
+// answer completes the commands the last publication covers.
+func (r *returnRun) answer() {
+	for _, c := range r.answering {
+		c.result, c.done = CommandResult{Status: r.v.Status, Seq: r.published}, true
+	}
+	r.answering = nil
+}
+
+// refuseQueued answers every command still queued when the run closes.
+func (r *returnRun) refuseQueued() {
+	for _, c := range r.inbox {
+		c.err, c.done = refuse(ErrInvalidTransition, "cannot %s: return %s is %s", verb(c.name), r.in.RMAID, r.v.Status), true
+	}
+	r.inbox = nil
+}
+
+// Rules: what a command needs beyond its stage.
+
+func (r *returnRun) ruleOnce(name string) error {
+	if r.pending(name) {
+		return refuse(ErrInvalidTransition, "cannot %s: the same command is already being applied", verb(name))
+	}
+	return nil
+}
+
+func (r *returnRun) ruleDecide(name string) error {
+	if r.decision != "" || r.pending(UpdateApprove) || r.pending(UpdateDecline) {
+		return r.refuseStatus(name)
+	}
+	return nil
+}
+
+func (r *returnRun) ruleRequestInfo(RequestInfoInput) error {
+	switch {
+	case r.decision != "" || r.pending(UpdateApprove) || r.pending(UpdateDecline) || r.pending(UpdateRequestInfo):
+		return r.refuseStatus(UpdateRequestInfo)
+	case r.infoRounds >= domain.MaxInfoRounds:
+		return refuse(ErrInvalidTransition, "cannot request info: already asked %d times; decide now", r.infoRounds)
+	}
+	return nil
+}
+
+// choiceLine picks the line an exchange choice is for.
+func (r *returnRun) choiceLine(lineID string) (string, error) {
+	if lineID != "" {
+		if !r.awaiting[lineID] {
+			return "", refuse(ErrInvalidInput, "line_id: line %q is not waiting for an exchange choice", lineID)
+		}
+		return lineID, nil
+	}
+	var ids []string
+	for _, l := range r.v.Lines {
+		if r.awaiting[l.LineID] {
+			ids = append(ids, l.LineID)
+		}
+	}
+	if len(ids) != 1 {
+		return "", refuse(ErrInvalidInput, "line_id: is required: lines %v wait for a choice", ids)
+	}
+	return ids[0], nil
+}
+
+func (r *returnRun) ruleExchangeChoice(in ExchangeChoiceInput) error {
+	id, err := r.choiceLine(in.LineID)
+	if err != nil {
+		return err
+	}
+	if _, done := r.choices[id]; done || r.pending(UpdateExchangeChoice) {
+		return refuse(ErrInvalidTransition, "cannot choose an exchange option: line %s already has a choice", id)
+	}
+	return nil
+}
+
+// cancelRefusal says why a cancel cannot be taken now: once the warehouse
+// has the parcel, or money or goods have left (or are leaving), cancelling
+// would give something away.
+func (r *returnRun) cancelRefusal() error {
+	switch {
+	case r.cancel != nil || r.undoing || r.pending(UpdateCancel):
+		return refuse(ErrInvalidTransition, "cannot cancel: return %s is already being cancelled or expired", r.in.RMAID)
+	case r.parcel.received:
+		return refuse(ErrInvalidTransition, "cannot cancel: return %s is received", r.in.RMAID)
+	case r.parcel.delivered:
+		return refuse(ErrInvalidTransition, "cannot cancel: the parcel was delivered to the warehouse at %s; inspect it instead", domain.FormatTime(r.parcel.arrivedAt))
+	case r.stage == stageIrrevocable:
+		return refuse(ErrInvalidTransition, "cannot cancel: %s is under way", r.doing)
+	}
+	for _, l := range r.v.Lines {
+		if l.Refund != nil {
+			return refuse(ErrInvalidTransition, "cannot cancel: line %s is already refunded; send the parcel back instead", l.LineID)
+		}
+		if l.Replacement != nil && l.Replacement.Shipped {
+			return refuse(ErrInvalidTransition, "cannot cancel: the replacement for line %s has shipped", l.LineID)
+		}
+	}
+	return nil
+}
+
+func (r *returnRun) ruleCancel(CancelInput) error { return r.cancelRefusal() }
+
+func (r *returnRun) ruleReceive(ReceiveInput) error {
+	if !r.parcel.expected() || r.pending(UpdateReceive) || r.undoing {
+		if r.parcel.tracking == "" {
+			return refuse(ErrInvalidTransition, "cannot receive: return %s has no return label yet (it is %s)", r.in.RMAID, r.v.Status)
+		}
+		return r.refuseStatus(UpdateReceive)
+	}
+	return nil
+}
+
+func (r *returnRun) ruleInspection(in InspectionInput) error {
+	queued := map[string]bool{}
+	for _, c := range r.inbox {
+		if c.name == UpdateInspection {
+			return refuse(ErrInvalidTransition, "cannot record inspection: another inspection is being applied; retry")
+		}
+	}
+	for i, it := range in.Items {
+		l := r.v.Line(it.LineID)
+		switch {
+		case l == nil || !l.NeedsShipment():
+			return refuse(ErrInvalidInput, "items[%d].line_id: %q is not a returned line", i, it.LineID)
+		case l.Inspection != nil || queued[it.LineID]:
+			return refuse(ErrInvalidTransition, "items[%d]: line %s is already inspected", i, it.LineID)
+		}
+		queued[it.LineID] = true
+	}
+	return nil
+}
+
+func (r *returnRun) ruleNote(NoteInput) error {
+	n := len(r.v.Notes)
+	for _, c := range r.inbox {
+		if c.name == UpdateNote {
+			n++
+		}
+	}
+	if n >= domain.MaxNotes {
+		return refuse(ErrInvalidInput, "note: a return holds at most %d notes", domain.MaxNotes)
+	}
+	return nil
+}
+
+func (r *returnRun) ruleRepairDone(in RepairDoneInput) error {
+	if !r.awaiting["repair:"+in.LineID] || r.repairs[in.LineID] || r.pending(UpdateRepairDone) {
+		return refuse(ErrInvalidTransition, "cannot complete repair: line %q is not in repair", in.LineID)
+	}
+	return nil
+}
+
+// Applies: what the main flow does with each command.
+
+func actorOr(a, def string) string {
+	if a == "" {
+		return def
+	}
+	return a
+}
+
+func (r *returnRun) applyApprove(ctx workflow.Context, in ApproveInput) error {
+	r.decision = "approved"
+	r.addTimeline(ctx, "approve_command", in.Actor, in.Note)
+	return nil
+}
+
+func (r *returnRun) applyDecline(ctx workflow.Context, in DeclineInput) error {
+	r.decision = "declined"
+	r.v.DeclineReason = in.Reason
+	r.addTimeline(ctx, "decline_command", in.Actor, strings.TrimSpace(in.Reason+" "+in.Note))
+	return nil
+}
+
+func (r *returnRun) applyRequestInfo(ctx workflow.Context, in RequestInfoInput) error {
+	r.infoAsked = true
+	r.infoRounds++
+	r.addTimeline(ctx, "info_requested", in.Actor, in.Question)
+	return nil
+}
+
+func (r *returnRun) applyInfo(ctx workflow.Context, in InfoInput) error {
+	r.infoAnswer = &in
+	detail := in.Answer
+	if len(in.Photos) > 0 {
+		detail += fmt.Sprintf(" (%d photo(s))", len(in.Photos))
+	}
+	r.addTimeline(ctx, "info_received", actorOr(in.Actor, "customer"), detail)
+	return nil
+}
+
+func (r *returnRun) applyShippingChoice(ctx workflow.Context, in ShippingChoiceInput) error {
+	r.parcel.method = in.Method
+	r.v.ShippingMethod = in.Method
+	r.addTimeline(ctx, "shipping_chosen", actorOr(in.Actor, "customer"), string(in.Method))
+	return nil
+}
+
+func (r *returnRun) applyExchangeChoice(ctx workflow.Context, in ExchangeChoiceInput) error {
+	id, err := r.choiceLine(in.LineID)
+	if err != nil {
+		return err
+	}
+	in.Actor = actorOr(in.Actor, "customer")
+	r.choices[id] = in
+	r.addTimeline(ctx, "exchange_choice", in.Actor, strings.TrimSpace(fmt.Sprintf("%s: %s %s", id, in.Choice, in.SKU)))
+	return nil
+}
+
+func (r *returnRun) applyCancel(ctx workflow.Context, in CancelInput) error {
+	r.cancel = &in
+	r.addTimeline(ctx, "cancel_command", in.Actor, in.Reason)
+	return nil
+}
+
+// applyReceive records the parcel at the warehouse; the inspection SLA runs
+// from its arrival (the carrier's delivery scan, or now).
+func (r *returnRun) applyReceive(ctx workflow.Context, in ReceiveInput) error {
+	r.parcel.received = true
+	if r.parcel.arrivedAt.IsZero() {
+		r.parcel.arrivedAt = r.now(ctx)
+	}
+	r.reach(ctx, "received")
+	r.transition(ctx, domain.StatusReceived, domain.Wait(domain.WaitingWarehouse), r.inspectionDeadline(), "received", in.Actor, in.Note)
+	return nil
+}
+
+func (r *returnRun) inspectionDeadline() *domain.Deadline {
+	return domain.DeadlineAt("inspection", r.parcel.arrivedAt.Add(r.p.Inspection.Within.D()))
+}
+
+func (r *returnRun) applyInspection(ctx workflow.Context, in InspectionInput) error {
+	now := r.now(ctx)
+	if !r.parcel.received {
+		// Inspecting a delivered parcel is receiving it.
+		r.parcel.received = true
+		r.reach(ctx, "received")
+	}
+	var parts []string
+	for _, it := range in.Items {
+		l := r.v.Line(it.LineID)
+		ins := &domain.Inspection{Result: it.Result, Disposition: it.Disposition, Note: it.Note, Photos: it.Photos, At: now}
+		if it.Reason != "" && it.Reason != l.Reason {
+			ins.ReclassifiedFrom = l.Reason
+			l.Reason = it.Reason
+		}
+		l.Inspection = ins
+		parts = append(parts, fmt.Sprintf("%s %s→%s", it.LineID, it.Result, it.Disposition))
+	}
+	r.transition(ctx, domain.StatusInspecting, domain.Wait(domain.WaitingWarehouse), r.v.Deadline, "inspected", in.Actor, strings.Join(parts, ", "))
+	return nil
+}
+
+func (r *returnRun) applyNote(ctx workflow.Context, in NoteInput) error {
+	r.v.Notes = append(r.v.Notes, domain.TimelineEntry{At: r.now(ctx), Type: "note", Actor: in.Actor, Detail: in.Note})
+	r.addTimeline(ctx, "note", in.Actor, in.Note)
+	return nil
+}
+
+func (r *returnRun) applyRepairDone(ctx workflow.Context, in RepairDoneInput) error {
+	r.repairs[in.LineID] = true
+	r.addTimeline(ctx, "repair_done", in.Actor, strings.TrimSpace(in.LineID+" "+in.Note))
+	return nil
+}
+
+func (r *returnRun) applyResolveAttention(ctx workflow.Context, in ResolveAttentionInput) error {
+	r.attention = &in
+	r.addTimeline(ctx, "attention_"+in.Action, in.Actor, strings.TrimSpace(string(in.Outcome)+" "+in.Note))
+	return nil
+}
+
+// onCarrierEvent applies a tracking event once (by event ID). Scans of the
+// return parcel move it; scans of an outbound parcel are recorded on its
+// line. An exception opens one carrier claim per parcel, in the background,
+// so later scans never wait for it.
+func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
+	if ev.EventID == "" || r.seen[ev.EventID] || !ev.Type.Valid() {
+		return
+	}
+	if len(r.seen) >= domain.MaxCarrierEvents {
+		// The webhook keeps every event in the read model; the workflow
+		// takes a bounded number so its history stays small.
+		if !r.capped {
+			r.capped = true
+			r.addTimeline(ctx, "carrier_events_capped", "system", fmt.Sprintf("more than %d carrier events; later ones are kept in the tracking record only", domain.MaxCarrierEvents))
+		}
+		r.log.Warn("carrier event over the per-return cap", "event_id", ev.EventID)
+		return
+	}
+	r.seen[ev.EventID] = true
+	now := r.now(ctx)
+	detail := strings.TrimSpace(ev.TrackingNumber + " " + ev.Detail)
+	if ev.TrackingNumber != "" && ev.TrackingNumber == r.parcel.tracking {
+		r.addTimeline(ctx, "carrier_"+string(ev.Type), "carrier", detail)
+		switch ev.Type {
+		case domain.CarrierPickedUp, domain.CarrierInTransit:
+			r.pickedUp(ctx, now)
+		case domain.CarrierDelivered:
+			r.pickedUp(ctx, now)
+			if !r.parcel.delivered {
+				r.parcel.delivered = true
+				r.reach(ctx, "delivered")
+				if r.parcel.arrivedAt.IsZero() {
+					r.parcel.arrivedAt = now
+				}
+			}
+		case domain.CarrierException:
+			r.exception(ctx, ev)
+		}
+		return
+	}
+	for i := range r.v.Lines {
+		l := &r.v.Lines[i]
+		if rep := l.Replacement; rep != nil && rep.TrackingNumber != "" && rep.TrackingNumber == ev.TrackingNumber {
+			r.addTimeline(ctx, "replacement_"+string(ev.Type), "carrier", detail)
+			if ev.Type == domain.CarrierDelivered {
+				rep.Delivered = true
+			}
+			return
+		}
+		if l.OutboundTracking != "" && l.OutboundTracking == ev.TrackingNumber {
+			r.addTimeline(ctx, "outbound_"+string(ev.Type), "carrier", detail)
+			return
+		}
+	}
+	r.log.Info("carrier event for a parcel of another return ignored", "tracking", ev.TrackingNumber)
+}
+
+func (r *returnRun) pickedUp(ctx workflow.Context, now time.Time) {
+	if !r.parcel.pickedUp {
+		r.parcel.pickedUp, r.parcel.pickedUpAt = true, now
+		r.reach(ctx, "picked_up")
+	}
+}
+
+// exception opens a claim (once per parcel) with the tracking record as
+// evidence; later exceptions are more evidence for support.
+func (r *returnRun) exception(ctx workflow.Context, ev CarrierEvent) {
+	if r.v.ClaimID != "" || r.claim != nil {
+		r.notice(activities.ToSupport, "carrier_exception", map[string]string{"tracking": r.parcel.tracking, "detail": ev.Detail, "claim_id": r.v.ClaimID})
+		return
+	}
+	r.claimThrough = ev.EventID
+	r.fileClaim(ctx, ev.Detail)
+}
+
+// fileClaim starts the claim in the background: later scans never wait for
+// it. It runs on a disconnected context, because an operator cancelling the
+// workflow must not cut a claim off half-filed: finish waits for it.
+func (r *returnRun) fileClaim(ctx workflow.Context, detail string) {
+	req := activities.ClaimRequest{
+		Key: activities.Key(r.in.RMAID, "carrier-claim"), RMAID: r.in.RMAID, TrackingNumber: r.parcel.tracking,
+		Detail: detail, DeclaredValue: r.req.Total(), Through: r.claimThrough,
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	actx := workflow.WithActivityOptions(dctx, claimOptions("open carrier claim for "+r.parcel.tracking+": "+detail))
+	r.claim = workflow.ExecuteActivity(actx, act.OpenCarrierClaim, req)
+	r.claimDetail = detail
+}
+
+// claimDone records a finished claim. A claim that failed after a day of
+// retries is handed to support by the main flow (needs_attention).
+func (r *returnRun) claimDone(ctx workflow.Context) {
+	var c activities.Claim
+	err := r.claim.Get(ctx, &c)
+	r.claim = nil
+	if err != nil {
+		r.claimErr = err
+		return
+	}
+	r.v.ClaimID = c.ClaimID
+	r.addTimeline(ctx, "carrier_claim", "system", "claim "+c.ClaimID+" opened with the tracking record")
+	r.notice(activities.ToSupport, "carrier_claim_opened", map[string]string{"claim_id": c.ClaimID, "tracking": r.parcel.tracking, "detail": r.claimDetail})
+}

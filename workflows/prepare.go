@@ -1,0 +1,265 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+)
+
+// 4. Prepare: reserve replacements, settle price differences, ship advance
+// exchanges.
+func (r *returnRun) prepare(ctx workflow.Context) error {
+	for i := range r.v.Lines {
+		l := &r.v.Lines[i]
+		if !l.Eligible || l.Resolution != domain.ResolutionExchange {
+			continue
+		}
+		if err := r.reserveReplacement(ctx, l); err != nil {
+			return err
+		}
+		if l.Resolution != domain.ResolutionExchange {
+			continue // converted to refund or store credit
+		}
+		if err := r.chargeDifference(ctx, l); err != nil {
+			return err
+		}
+		if r.advanceExchange(l) {
+			if err := r.shipAdvance(ctx, l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reserveReplacement reserves the exchange SKU, asking the customer what to
+// do when it is out of stock.
+func (r *returnRun) reserveReplacement(ctx workflow.Context, l *domain.LineState) error {
+	sku, backorder := l.ExchangeSKU, false
+	for round := 0; ; round++ {
+		req := activities.ReserveRequest{
+			Key:   activities.Key(r.in.RMAID, l.LineID, "reserve", sku, fmt.Sprint(round)),
+			RMAID: r.in.RMAID, LineID: l.LineID, SKU: sku, Quantity: l.Quantity, Backorder: backorder,
+		}
+		var res activities.Reservation
+		s := step{name: "reserve-" + l.LineID, summary: fmt.Sprintf("reserve %d × %s for %s", l.Quantity, sku, l.LineID), doing: "reserving the replacement for " + l.LineID, class: classStock}
+		if err := r.do(ctx, s, act.ReserveStock, req, &res); err != nil {
+			return err
+		}
+		if res.Reserved {
+			l.Replacement = &domain.Replacement{SKU: sku, Reserved: true, Backordered: res.Backordered, UnitPrice: res.UnitPrice,
+				PriceDiff: domain.PriceDifference(l.UnitPrice, res.UnitPrice, l.Quantity)}
+			what := "reserved"
+			if res.Backordered {
+				what = "backordered"
+			}
+			r.addTimeline(ctx, "replacement_reserved", "inventory", fmt.Sprintf("%s: %s %s", l.LineID, sku, what))
+			lineID, qty := l.LineID, l.Quantity
+			r.addCompensation("release "+sku+" for "+lineID, func(ctx workflow.Context, _ bool) error {
+				if rep := r.v.Line(lineID).Replacement; rep == nil || rep.Shipped {
+					return nil
+				}
+				rel := activities.StockRequest{Key: activities.Key(r.in.RMAID, lineID, "release"), RMAID: r.in.RMAID, LineID: lineID, SKU: sku, Quantity: qty}
+				return r.do(ctx, step{name: "release-" + lineID, summary: "release reservation of " + sku + " for " + lineID, class: classStock}, act.ReleaseStock, rel, nil)
+			})
+			return nil
+		}
+		c, err := r.askExchangeChoice(ctx, l, sku, res, round)
+		if err != nil {
+			return err
+		}
+		switch c.Choice {
+		case domain.ChoiceWait:
+			backorder = true
+		case domain.ChoiceVariant:
+			sku = c.SKU
+		case domain.ChoiceRefund:
+			l.Resolution = domain.ResolutionRefund
+			r.addTimeline(ctx, "exchange_converted", c.Actor, l.LineID+": refund instead of exchange")
+			return nil
+		case domain.ChoiceStoreCredit:
+			l.Resolution = domain.ResolutionStoreCredit
+			r.addTimeline(ctx, "exchange_converted", c.Actor, l.LineID+": store credit instead of exchange")
+			return nil
+		}
+	}
+}
+
+// maxChoiceRounds bounds how often a customer is asked: after that the
+// policy default applies without asking again.
+const maxChoiceRounds = 3
+
+// askExchangeChoice offers the alternatives and waits for the customer, with
+// the policy default at the deadline.
+func (r *returnRun) askExchangeChoice(ctx workflow.Context, l *domain.LineState, sku string, res activities.Reservation, round int) (ExchangeChoiceInput, error) {
+	def := ExchangeChoiceInput{Actor: "policy", Choice: r.p.Exchange.ChoiceDefault}
+	if round >= maxChoiceRounds {
+		r.addTimeline(ctx, "exchange_default", "policy", fmt.Sprintf("%s: out of stock %d times; %s applied", l.LineID, round+1, def.Choice))
+		return def, nil
+	}
+	due := r.now(ctx).Add(r.p.Exchange.ChoiceWithin.D())
+	params := map[string]string{"line_id": l.LineID, "sku": sku, "alternatives": strings.Join(res.Alternatives, ","), "answer_by": domain.FormatTime(due), "default": string(def.Choice)}
+	detail := fmt.Sprintf("%s: %s out of stock", l.LineID, sku)
+	if res.RestockETA != nil {
+		params["restock_eta"] = domain.FormatTime(*res.RestockETA)
+		detail += ", restock " + domain.FormatTime(*res.RestockETA)
+	}
+	r.awaiting[l.LineID] = true
+	r.transition(ctx, domain.StatusAwaitingChoice, domain.Wait(domain.WaitingCustomer), domain.DeadlineAt("exchange_choice", due), "out_of_stock", "inventory", detail)
+	r.notice(activities.ToCustomer, "out_of_stock", params)
+	met, err := r.await(ctx, &wait{stage: stageExchangeChoice,
+		until: func() bool { _, answered := r.choices[l.LineID]; return answered },
+		points: []point{
+			{id: fmt.Sprintf("choice-reminder-%s-%d", l.LineID, round), at: due.Add(-r.p.Exchange.ChoiceReminderBefore.D()), summary: "exchange choice reminder, due " + domain.FormatTime(due),
+				fire: func(workflow.Context) (bool, error) {
+					r.notice(activities.ToCustomer, "choice_reminder", params)
+					return false, nil
+				}},
+			{id: fmt.Sprintf("choice-deadline-%s-%d", l.LineID, round), at: due, summary: "exchange choice due " + domain.FormatTime(due) + " (default " + string(def.Choice) + ")",
+				fire: func(workflow.Context) (bool, error) { return true, nil }},
+		}})
+	if err != nil {
+		return def, err
+	}
+	delete(r.awaiting, l.LineID)
+	c := def
+	if met {
+		c = r.choices[l.LineID]
+	} else {
+		r.addTimeline(ctx, "exchange_default", "policy", fmt.Sprintf("%s: no answer by %s; %s applied", l.LineID, domain.FormatTime(due), def.Choice))
+	}
+	delete(r.choices, l.LineID)
+	r.v.WaitingOn, r.v.Deadline = domain.Wait(domain.WaitingSystem), nil
+	r.addTimeline(ctx, "exchange_choice_applied", c.Actor, l.LineID+": "+string(c.Choice))
+	return c, nil
+}
+
+// chargeDifference charges a dearer replacement now; a cheaper one is
+// refunded at resolve, once the return has passed inspection.
+func (r *returnRun) chargeDifference(ctx workflow.Context, l *domain.LineState) error {
+	diff := l.Replacement.PriceDiff
+	if diff.Amount <= 0 {
+		return nil
+	}
+	key := activities.Key(r.in.RMAID, l.LineID, "price-difference")
+	pay := activities.PaymentRequest{Key: key, Kind: activities.PayCharge, RMAID: r.in.RMAID, LineID: l.LineID, CustomerID: r.req.Customer.ID, Amount: diff, Memo: "exchange price difference"}
+	// Charging is revocable: a cancel refunds it.
+	s := step{name: "charge-difference-" + l.LineID, summary: "charge price difference " + diff.String() + " for " + l.LineID, doing: "charging the price difference for " + l.LineID, class: classMoney}
+	if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
+		return err
+	}
+	r.paid(ctx, pay)
+	r.addTimeline(ctx, "price_difference_charged", "payments", l.LineID+": "+diff.String())
+	lineID := l.LineID
+	r.addCompensation("refund price difference for "+lineID, func(ctx workflow.Context, _ bool) error {
+		return r.refundCharge(ctx, lineID, diff, "price-difference-reversal")
+	})
+	return nil
+}
+
+// refundCharge gives money back that we took (a reversed charge, a hold
+// captured too early, a cheaper replacement).
+func (r *returnRun) refundCharge(ctx workflow.Context, lineID string, amount domain.Money, purpose string) error {
+	pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: activities.PayRefund, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID, Amount: amount, Memo: purpose}
+	s := step{name: purpose + "-" + lineID, summary: "refund " + amount.String() + " (" + purpose + ") for " + lineID, doing: "refunding " + lineID, class: classMoney, irrevocable: true}
+	if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
+		return err
+	}
+	r.paid(ctx, pay)
+	return nil
+}
+
+func (r *returnRun) advanceExchange(l *domain.LineState) bool {
+	return r.p.Exchange.AdvanceForVIP && r.req.Customer.Tier == domain.TierVIP &&
+		l.Replacement != nil && !l.Replacement.Backordered && l.NeedsShipment()
+}
+
+// shipAdvance ships the replacement before the return arrives, under a
+// payment hold worth the replacement.
+func (r *returnRun) shipAdvance(ctx workflow.Context, l *domain.LineState) error {
+	holdKey := activities.Key(r.in.RMAID, l.LineID, "advance-hold")
+	amount := l.Replacement.UnitPrice.Mul(l.Quantity)
+	hold := activities.PaymentRequest{Key: holdKey, Kind: activities.PayHold, RMAID: r.in.RMAID, LineID: l.LineID, CustomerID: r.req.Customer.ID,
+		Amount: amount, ExpiresIn: r.p.Exchange.AdvanceHoldWindow.D(), Memo: "advance exchange hold"}
+	s := step{name: "advance-hold-" + l.LineID, summary: "hold " + amount.String() + " for advance exchange of " + l.LineID, doing: "placing the advance-exchange hold for " + l.LineID, class: classMoney}
+	if err := r.do(ctx, s, act.MoveMoney, hold, nil); err != nil {
+		return err
+	}
+	r.paid(ctx, hold)
+	l.Replacement.Advance = true
+	r.addTimeline(ctx, "advance_hold", "payments", l.LineID+": "+amount.String()+" held")
+	lineID := l.LineID
+	// On cancel the hold is voided, or captured if the replacement has left
+	// (see settleHold): the customer never keeps goods for free.
+	r.addCompensation("settle advance-exchange hold for "+lineID, func(ctx workflow.Context, expiring bool) error {
+		rep := r.v.Line(lineID).Replacement
+		return r.settleHold(ctx, lineID, expiring || rep.Shipped)
+	})
+	return r.shipReplacement(ctx, l)
+}
+
+// settleHold captures the hold (the goods left and the return never came)
+// or voids it.
+func (r *returnRun) settleHold(ctx workflow.Context, lineID string, capture bool) error {
+	l := r.v.Line(lineID)
+	rep := l.Replacement
+	if rep == nil || !rep.Advance || rep.HoldCaptured || rep.HoldReleased {
+		return nil
+	}
+	kind, purpose := activities.PayVoidHold, "advance-hold-void"
+	if capture {
+		kind, purpose = activities.PayCapture, "advance-hold-capture"
+	}
+	amount := rep.UnitPrice.Mul(l.Quantity)
+	pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: kind, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID,
+		Amount: amount, HoldKey: activities.Key(r.in.RMAID, lineID, "advance-hold"), Memo: purpose}
+	s := step{name: purpose + "-" + lineID, summary: kind + " advance-exchange hold " + amount.String() + " for " + lineID, doing: "settling the advance-exchange hold for " + lineID, class: classMoney, irrevocable: true}
+	if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
+		return err
+	}
+	r.paid(ctx, pay)
+	rep.HoldCaptured, rep.HoldReleased = capture, !capture
+	if capture {
+		r.addTimeline(ctx, "advance_hold_captured", "payments", lineID+": "+amount.String())
+	}
+	return nil
+}
+
+// shipOut sends goods to the customer (replacement, reship, repaired or
+// rejected item) and makes the parcel trackable. The key is the RMA, the
+// line and the purpose, so a retry never ships twice.
+func (r *returnRun) shipOut(ctx workflow.Context, l *domain.LineState, sku, purpose, keyPurpose, stepName, summary, doing string) (string, error) {
+	ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, keyPurpose), RMAID: r.in.RMAID, LineID: l.LineID, SKU: sku,
+		Quantity: l.Quantity, Purpose: purpose, Customer: r.req.Customer}
+	var sh activities.Shipment
+	s := step{name: stepName + l.LineID, summary: summary, doing: doing, class: classCarrier, irrevocable: true}
+	if err := r.do(ctx, s, act.ShipToCustomer, ship, &sh); err != nil {
+		return "", err
+	}
+	r.trackParcel(sh.TrackingNumber)
+	return sh.TrackingNumber, nil
+}
+
+// shipReplacement commits the reservation and ships the replacement.
+func (r *returnRun) shipReplacement(ctx workflow.Context, l *domain.LineState) error {
+	rep := l.Replacement
+	stock := activities.StockRequest{Key: activities.Key(r.in.RMAID, l.LineID, "commit"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: rep.SKU, Quantity: l.Quantity}
+	s := step{name: "commit-" + l.LineID, summary: "commit reservation of " + rep.SKU + " for " + l.LineID, doing: "shipping the replacement for " + l.LineID, class: classStock, irrevocable: true}
+	if err := r.do(ctx, s, act.CommitStock, stock, nil); err != nil {
+		return err
+	}
+	tracking, err := r.shipOut(ctx, l, rep.SKU, activities.ShipReplacement, "replacement", "ship-replacement-", "ship replacement "+rep.SKU+" for "+l.LineID, "shipping the replacement for "+l.LineID)
+	if err != nil {
+		return err
+	}
+	rep.Shipped, rep.TrackingNumber = true, tracking
+	r.v.ReplacementTrackingNumber = tracking
+	r.reach(ctx, "replacement_shipped")
+	r.addTimeline(ctx, "replacement_shipped", "carrier", l.LineID+": "+rep.SKU+" "+tracking)
+	r.notice(activities.ToCustomer, "replacement_shipped", map[string]string{"sku": rep.SKU, "tracking": tracking})
+	return nil
+}

@@ -1,0 +1,306 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+)
+
+func passed(l domain.LineState) bool {
+	return l.Inspection != nil && l.Inspection.Result == domain.InspectionPass
+}
+
+// 6. Receive and inspect within the SLA from arrival; a breach escalates and
+// earns the customer a compensation coupon at close.
+func (r *returnRun) inspect(ctx workflow.Context) error {
+	if !r.v.NeedsReturnShipment() {
+		return nil
+	}
+	due := r.parcel.arrivedAt.Add(r.p.Inspection.Within.D())
+	all := func() bool {
+		for _, l := range r.v.Lines {
+			if l.NeedsShipment() && l.Inspection == nil {
+				return false
+			}
+		}
+		return true
+	}
+	_, err := r.await(ctx, &wait{stage: stageWarehouse, until: all, points: []point{
+		{id: "inspection-sla", at: due, summary: "inspection SLA " + domain.FormatTime(due), fire: func(ctx workflow.Context) (bool, error) {
+			r.breach(ctx, "inspection", "not inspected within "+r.p.Inspection.Within.String()+" of arrival")
+			r.setDeadline(ctx, nil, "escalated", "inspection SLA breached; escalated")
+			r.notice(activities.ToSupport, "inspection_escalated", map[string]string{"due": domain.FormatTime(due)})
+			return false, nil
+		}},
+	}})
+	if err != nil {
+		return err
+	}
+	r.reach(ctx, "inspected")
+	for i := range r.v.Lines {
+		l := &r.v.Lines[i]
+		if l.Inspection == nil {
+			continue
+		}
+		if err := r.applyDisposition(ctx, l); err != nil {
+			return err
+		}
+		if from := l.Inspection.ReclassifiedFrom; from != "" {
+			r.notice(activities.ToCustomer, "reason_reclassified", map[string]string{"line_id": l.LineID, "from": string(from), "to": string(l.Reason), "note": l.Inspection.Note})
+		}
+		if l.Inspection.Result == domain.InspectionFail {
+			r.notice(activities.ToCustomer, "inspection_failed", map[string]string{"line_id": l.LineID, "note": l.Inspection.Note,
+				"disposition": string(l.Inspection.Disposition), "options": "return_to_customer,dispose,dispute"})
+			if l.Refund != nil {
+				r.notice(activities.ToSupport, "fast_lane_inspection_failed", map[string]string{"line_id": l.LineID, "refunded": l.Refund.Net.String()})
+			}
+		}
+	}
+	return nil
+}
+
+// applyDisposition moves the inspected item where the warehouse said.
+// Repairs of a repair-resolution line are driven by resolve.
+func (r *returnRun) applyDisposition(ctx workflow.Context, l *domain.LineState) error {
+	d := l.Inspection.Disposition
+	if d == domain.DispositionReturnToCustomer {
+		tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipBackToCustomer, "return-to-customer", "return-to-customer-",
+			"send "+l.SKU+" back to the customer", "sending "+l.LineID+" back to the customer")
+		l.OutboundTracking = tracking
+		return err
+	}
+	if d == domain.DispositionRepair && l.Resolution == domain.ResolutionRepair && passed(*l) {
+		return nil
+	}
+	to := map[domain.Disposition]string{domain.DispositionRestock: activities.MovementRestock, domain.DispositionQuarantine: activities.MovementQuarantine,
+		domain.DispositionDispose: activities.MovementDispose, domain.DispositionRepair: activities.MovementRepairIntake}[d]
+	mv := activities.MoveRequest{Key: activities.Key(r.in.RMAID, l.LineID, "disposition"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Batch: l.Batch, Quantity: l.Quantity, To: to}
+	s := step{name: "disposition-" + l.LineID, summary: fmt.Sprintf("%s %d × %s", to, l.Quantity, l.SKU), class: classStock}
+	return r.do(ctx, s, act.MoveStock, mv, nil)
+}
+
+// 7. Resolve: pay passed and returnless lines, ship replacements, reship
+// missing items, run repairs.
+func (r *returnRun) resolve(ctx workflow.Context) error {
+	r.transition(ctx, domain.StatusResolving, domain.Wait(domain.WaitingSystem), nil, "resolving", "system", "")
+	if err := r.refundLines(ctx, "", func(l domain.LineState) bool { return l.Returnless || passed(l) }); err != nil {
+		return err
+	}
+	for i := range r.v.Lines {
+		l := &r.v.Lines[i]
+		if !l.Eligible {
+			continue
+		}
+		var err error
+		switch l.Resolution {
+		case domain.ResolutionExchange:
+			err = r.settleExchange(ctx, l)
+		case domain.ResolutionReship:
+			err = r.reship(ctx, l)
+		case domain.ResolutionRepair:
+			if passed(*l) {
+				err = r.repair(ctx, l)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.reach(ctx, "resolved")
+	return nil
+}
+
+// refundLines pays every picked money line not yet paid, fees deducted. The
+// payment key is the RMA, the line and "refund": the fast lane and resolve
+// can never both pay a line, and a retry never pays twice.
+func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(domain.LineState) bool) error {
+	var idx []int
+	var inputs []domain.RefundInput
+	for i, l := range r.v.Lines {
+		if l.Eligible && l.Resolution.PaysMoney() && l.Refund == nil && pick(l) {
+			idx = append(idx, i)
+			inputs = append(inputs, domain.RefundInput{LineID: l.LineID, Value: l.Value(), Reason: l.Reason})
+		}
+	}
+	if len(inputs) == 0 {
+		return nil
+	}
+	labelIssued := r.parcel.tracking != ""
+	refunds := domain.ComputeRefunds(r.p, inputs, labelIssued && !r.shippingFeeSettled)
+	r.shippingFeeSettled = labelIssued
+	var total domain.Money
+	for j, rf := range refunds {
+		l := &r.v.Lines[idx[j]]
+		kind, method := activities.PayRefund, domain.ResolutionRefund
+		if l.Resolution == domain.ResolutionStoreCredit {
+			kind, method = activities.PayStoreCredit, domain.ResolutionStoreCredit
+		}
+		if rf.Net.Amount > 0 {
+			pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, l.LineID, "refund"), Kind: kind, RMAID: r.in.RMAID, LineID: l.LineID,
+				CustomerID: r.req.Customer.ID, Amount: rf.Net, Memo: fmt.Sprintf("%s %s, fees %s", kind, l.LineID, rf.Fees)}
+			s := step{name: "refund-" + l.LineID, summary: fmt.Sprintf("%s %s for %s (fees %s)", kind, rf.Net, l.LineID, rf.Fees),
+				doing: "refunding " + l.LineID, class: classMoney, irrevocable: true}
+			if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
+				return err
+			}
+			r.paid(ctx, pay)
+		}
+		rf := rf
+		l.Refund, l.RefundMethod = &rf, method
+		r.v.RefundTotal = r.v.RefundTotal.Add(rf.Net)
+		r.v.FeesTotal = r.v.FeesTotal.Add(rf.Fees)
+		total = total.Add(rf.Net)
+		r.addTimeline(ctx, "refunded", "payments", fmt.Sprintf("%s: %s %s (fees %s) %s", l.LineID, kind, rf.Net, rf.Fees, why))
+	}
+	r.reach(ctx, "refunded")
+	r.notice(activities.ToCustomer, "refunded", map[string]string{"amount": total.String(), "fees": r.v.FeesTotal.String()})
+	return nil
+}
+
+// settleExchange ships a passed exchange and settles its money; a failed one
+// releases the stock and keeps what the customer owes.
+func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) error {
+	rep := l.Replacement
+	if rep == nil {
+		return nil
+	}
+	diff := rep.PriceDiff
+	if passed(*l) {
+		if !rep.Shipped {
+			if err := r.shipReplacement(ctx, l); err != nil {
+				return err
+			}
+		}
+		if rep.HoldCaptured {
+			// The hold window ran out in transit, but the item came back fine.
+			if err := r.refundCharge(ctx, l.LineID, rep.UnitPrice.Mul(l.Quantity), "advance-hold-refund"); err != nil {
+				return err
+			}
+		} else if err := r.settleHold(ctx, l.LineID, false); err != nil {
+			return err
+		}
+		if diff.Amount < 0 {
+			back := domain.Money{Amount: -diff.Amount, Currency: diff.Currency}
+			if err := r.refundCharge(ctx, l.LineID, back, "price-difference-refund"); err != nil {
+				return err
+			}
+			r.addTimeline(ctx, "price_difference_refunded", "payments", l.LineID+": "+back.String())
+		}
+		return nil
+	}
+	if !rep.Shipped {
+		rel := activities.StockRequest{Key: activities.Key(r.in.RMAID, l.LineID, "release"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: rep.SKU, Quantity: l.Quantity}
+		if err := r.do(ctx, step{name: "release-" + l.LineID, summary: "release reservation of " + rep.SKU + " for " + l.LineID, class: classStock}, act.ReleaseStock, rel, nil); err != nil {
+			return err
+		}
+	} else if err := r.settleHold(ctx, l.LineID, true); err != nil {
+		return err
+	}
+	if diff.Amount > 0 && !rep.Shipped {
+		if err := r.refundCharge(ctx, l.LineID, diff, "price-difference-reversal"); err != nil {
+			return err
+		}
+	}
+	r.addTimeline(ctx, "exchange_not_shipped", "system", l.LineID+": inspection failed")
+	return nil
+}
+
+// reship sends a missing item again; nothing comes back.
+func (r *returnRun) reship(ctx workflow.Context, l *domain.LineState) error {
+	res := activities.ReserveRequest{Key: activities.Key(r.in.RMAID, l.LineID, "reship-reserve"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Quantity: l.Quantity, Backorder: true}
+	if err := r.do(ctx, step{name: "reship-reserve-" + l.LineID, summary: fmt.Sprintf("reserve %d × %s to reship", l.Quantity, l.SKU), class: classStock, irrevocable: true}, act.ReserveStock, res, nil); err != nil {
+		return err
+	}
+	commit := activities.StockRequest{Key: activities.Key(r.in.RMAID, l.LineID, "reship-commit"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Quantity: l.Quantity}
+	if err := r.do(ctx, step{name: "reship-commit-" + l.LineID, summary: "commit " + l.SKU + " to reship", class: classStock, irrevocable: true}, act.CommitStock, commit, nil); err != nil {
+		return err
+	}
+	tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipReship, "reship", "reship-", "reship missing "+l.SKU, "reshipping "+l.LineID)
+	if err != nil {
+		return err
+	}
+	l.OutboundTracking = tracking
+	r.addTimeline(ctx, "reshipped", "carrier", l.LineID+": "+l.SKU+" "+tracking)
+	r.notice(activities.ToCustomer, "reshipped", map[string]string{"sku": l.SKU, "tracking": tracking})
+	return nil
+}
+
+// repair sends the item to repair and back, within the repair SLA.
+func (r *returnRun) repair(ctx workflow.Context, l *domain.LineState) error {
+	mv := activities.MoveRequest{Key: activities.Key(r.in.RMAID, l.LineID, "repair-intake"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Batch: l.Batch, Quantity: l.Quantity, To: activities.MovementRepairIntake}
+	if err := r.do(ctx, step{name: "repair-intake-" + l.LineID, summary: "send " + l.SKU + " to repair", class: classStock}, act.MoveStock, mv, nil); err != nil {
+		return err
+	}
+	due := r.now(ctx).Add(r.p.Repair.Within.D())
+	key := "repair:" + l.LineID
+	r.awaiting[key] = true
+	r.transition(ctx, domain.StatusResolving, domain.Wait(domain.WaitingWarehouse), domain.DeadlineAt("repair", due), "repair_started", "warehouse", l.LineID)
+	lineID := l.LineID
+	_, err := r.await(ctx, &wait{stage: stageRepair, until: func() bool { return r.repairs[lineID] }, points: []point{
+		{id: "repair-due-" + lineID, at: due, summary: "repair due " + domain.FormatTime(due), fire: func(ctx workflow.Context) (bool, error) {
+			r.breach(ctx, "repair", "repair not done within "+r.p.Repair.Within.String())
+			r.setDeadline(ctx, nil, "escalated", "repair overdue; escalated")
+			r.notice(activities.ToSupport, "repair_overdue", map[string]string{"line_id": lineID})
+			return false, nil
+		}},
+	}})
+	if err != nil {
+		return err
+	}
+	delete(r.awaiting, key)
+	tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipRepairReturn, "repair-return", "repair-return-", "ship repaired "+l.SKU+" back", "shipping the repaired "+l.LineID+" back")
+	if err != nil {
+		return err
+	}
+	l.OutboundTracking = tracking
+	r.transition(ctx, domain.StatusResolving, domain.Wait(domain.WaitingSystem), nil, "repair_shipped", "carrier", l.LineID+": "+tracking)
+	r.notice(activities.ToCustomer, "repair_shipped", map[string]string{"sku": l.SKU, "tracking": tracking})
+	return nil
+}
+
+// 8. Close: coupons owed, then completion. The survey is answered through
+// the API for policy.survey.window after completion and stored in the read
+// model: keeping the workflow open (and a timer running) only to receive it
+// would cost a billable timer on every return.
+func (r *returnRun) close(ctx workflow.Context) error {
+	var reasons []domain.Reason
+	for _, l := range r.v.Lines {
+		if l.Eligible && (l.Returnless || passed(l) || l.Resolution == domain.ResolutionReship) {
+			reasons = append(reasons, l.Reason)
+		}
+	}
+	if c := domain.GoodwillCoupon(r.p, reasons); c > 0 {
+		m := domain.Money{Amount: c, Currency: r.req.Currency()}
+		if err := r.coupon(ctx, "goodwill", m); err != nil {
+			return err
+		}
+		r.v.GoodwillCoupon = &m
+	}
+	if len(r.v.SLABreaches) > 0 && r.p.Compensation.CouponOnBreach > 0 {
+		m := domain.Money{Amount: r.p.Compensation.CouponOnBreach, Currency: r.req.Currency()}
+		if err := r.coupon(ctx, "sla-compensation", m); err != nil {
+			return err
+		}
+		r.v.Compensation = &m
+	}
+	r.reach(ctx, "closed")
+	surveyUntil := r.now(ctx).Add(r.p.Survey.Window.D())
+	r.v.SurveyUntil = &surveyUntil
+	r.transition(ctx, domain.StatusCompleted, nil, nil, "completed", "system", fmt.Sprintf("refunded %s, fees %s", r.v.RefundTotal, r.v.FeesTotal))
+	r.notice(activities.ToCustomer, "completed", map[string]string{"refund_total": r.v.RefundTotal.String(),
+		"replacement_tracking": r.v.ReplacementTrackingNumber, "survey_until": domain.FormatTime(surveyUntil)})
+	return nil
+}
+
+func (r *returnRun) coupon(ctx workflow.Context, purpose string, m domain.Money) error {
+	pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, purpose), Kind: activities.PayCoupon, RMAID: r.in.RMAID, CustomerID: r.req.Customer.ID, Amount: m, Memo: purpose}
+	if err := r.do(ctx, step{name: purpose, summary: purpose + " coupon " + m.String(), doing: "issuing a coupon", class: classMoney, irrevocable: true}, act.MoveMoney, pay, nil); err != nil {
+		return err
+	}
+	r.paid(ctx, pay)
+	r.addTimeline(ctx, purpose+"_coupon", "payments", m.String())
+	return nil
+}

@@ -1,0 +1,201 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
+)
+
+// Return is one return, exchange or refund-only claim, from request to
+// close. It returns the final view.
+func Return(ctx workflow.Context, in StartInput) (domain.Return, error) {
+	r := newRun(ctx, in)
+	if err := r.registerHandlers(ctx); err != nil {
+		return r.v, err
+	}
+	err := r.finish(ctx, r.lifecycle(ctx))
+	return r.v, err
+}
+
+// lifecycle is DESIGN.md's eight stages, top to bottom.
+func (r *returnRun) lifecycle(ctx workflow.Context) error {
+	// 1–3. Request, eligibility and the review decision are pure policy:
+	// newRun started from domain.Open, the same opening the API answered
+	// the create call with.
+	switch r.opening.Next {
+	case domain.NextEnd:
+		return errStop
+	case domain.NextReview:
+		if err := r.review(ctx); err != nil {
+			return err
+		}
+	}
+	steps := []func(workflow.Context) error{
+		r.prepare,        // 4
+		r.returnShipment, // 5
+		r.inspect,        // 6
+		r.resolve,        // 7
+		r.close,          // 8
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish turns how the lifecycle ended into a final status, then closes the
+// run: work in flight is waited for, arrivals are applied, queued commands
+// answered, the final view published, and every handler let finish.
+func (r *returnRun) finish(ctx workflow.Context, err error) error {
+	var canceled *temporal.CanceledError
+	result := error(nil)
+	if errors.As(err, &canceled) {
+		// Cancelled from Temporal itself (ops): undo like a cancel, on a
+		// disconnected context, and report the cancellation.
+		ctx, _ = workflow.NewDisconnectedContext(ctx)
+		result = err
+		err = r.unwind(ctx, false, domain.StatusCancelled, "temporal", "workflow cancelled by an operator")
+	}
+	var expired *expiredError
+	switch {
+	case errors.Is(err, errCancelled):
+		err = r.unwind(ctx, false, domain.StatusCancelled, r.cancel.Actor, r.cancel.Reason)
+	case errors.As(err, &expired):
+		err = r.unwind(ctx, true, domain.StatusExpired, "system", expired.why)
+	}
+	var abandoned *abandonedError
+	switch {
+	case err == nil, errors.Is(err, errStop):
+	case errors.As(err, &abandoned):
+		a := abandoned.by
+		r.transition(ctx, a.Outcome, nil, nil, "abandoned", a.Actor, "handed to manual handling: "+a.Note)
+		r.notice(activities.ToSupport, "manual_handling", map[string]string{"outcome": string(a.Outcome), "note": a.Note})
+	default:
+		// A bug, not a business outcome: fail the run so it shows in the
+		// Temporal UI, after saying so on the timeline.
+		r.addTimeline(ctx, "failed", "system", err.Error())
+		result = err
+	}
+	r.stage = stageDone
+	_ = r.settle(ctx)
+	r.refuseQueued()
+	r.publish(ctx)
+	if r.claim != nil {
+		// A claim still retrying: wait for it, so what the carrier says
+		// is recorded before the run closes.
+		_ = r.claim.Get(ctx, nil)
+		r.claimDone(ctx)
+		_ = r.settle(ctx)
+		r.refuseQueued()
+		r.publish(ctx)
+	}
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return result
+}
+
+// unwind undoes a return that is cancelled or expired and records its final
+// status. A compensation that support abandons ends the undo there.
+func (r *returnRun) unwind(ctx workflow.Context, expiring bool, s domain.Status, actor, why string) error {
+	if err := r.undo(ctx, expiring); err != nil {
+		return err
+	}
+	event := string(s)
+	r.transition(ctx, s, nil, nil, event, actor, why)
+	key := "reason"
+	if expiring {
+		key = "why"
+	}
+	r.notice(activities.ToCustomer, event, map[string]string{key: why})
+	return nil
+}
+
+// 3. Review: support decides within SLA; a request for information stops
+// the decision clock until the customer answers.
+func (r *returnRun) review(ctx workflow.Context) error {
+	start := r.in.RequestedAt
+	replyDue := start.Add(r.p.Review.ReplySLA.D())
+	decisionDue := start.Add(r.p.Review.DecisionSLA.D())
+	replied := false
+	for {
+		points := []point{
+			{id: "reply-reminder", at: replyDue.Add(-r.p.Review.ReplyReminderBefore.D()), summary: "reply SLA reminder, due " + domain.FormatTime(replyDue),
+				active: func() bool { return !replied }, fire: func(ctx workflow.Context) (bool, error) {
+					r.notice(activities.ToSupport, "review_reminder", map[string]string{"sla": "reply", "due": domain.FormatTime(replyDue)})
+					return false, nil
+				}},
+			{id: "reply-breach", at: replyDue, summary: "reply SLA " + domain.FormatTime(replyDue),
+				active: func() bool { return !replied }, fire: func(ctx workflow.Context) (bool, error) {
+					r.breach(ctx, "review_reply", "no reply from support within "+r.p.Review.ReplySLA.String())
+					r.setDeadline(ctx, domain.DeadlineAt("decision_sla", decisionDue), "escalated", "reply SLA breached; escalated")
+					r.notice(activities.ToSupport, "review_escalated", map[string]string{"sla": "reply", "due": domain.FormatTime(replyDue)})
+					return false, nil
+				}},
+			{id: "decision-reminder", at: decisionDue.Add(-r.p.Review.DecisionReminderBefore.D()), summary: "decision SLA reminder, due " + domain.FormatTime(decisionDue),
+				fire: func(ctx workflow.Context) (bool, error) {
+					r.notice(activities.ToSupport, "review_reminder", map[string]string{"sla": "decision", "due": domain.FormatTime(decisionDue)})
+					return false, nil
+				}},
+			{id: fmt.Sprintf("decision-breach-%d", r.infoRounds), at: decisionDue, summary: "decision SLA " + domain.FormatTime(decisionDue),
+				fire: func(ctx workflow.Context) (bool, error) {
+					r.breach(ctx, "review_decision", "no decision within "+r.p.Review.DecisionSLA.String())
+					r.setDeadline(ctx, nil, "escalated_supervisor", "decision SLA breached; escalated to supervisor")
+					r.notice(activities.ToSupervisor, "review_escalated", map[string]string{"sla": "decision", "due": domain.FormatTime(decisionDue)})
+					return false, nil
+				}},
+		}
+		if _, err := r.await(ctx, &wait{stage: stageReview, until: func() bool { return r.decision != "" || r.infoAsked }, points: points}); err != nil {
+			return err
+		}
+		replied = true
+		switch r.decision {
+		case "approved":
+			r.v.Decision = "approved"
+			r.reach(ctx, "approved")
+			r.addTimeline(ctx, "approved", "support", "")
+			r.v.WaitingOn, r.v.Deadline = domain.Wait(domain.WaitingSystem), nil
+			return nil
+		case "declined":
+			r.v.Decision = "declined"
+			r.reach(ctx, "closed")
+			r.transition(ctx, domain.StatusDeclined, nil, nil, "declined", "support", r.v.DeclineReason)
+			r.notice(activities.ToCustomer, "declined", map[string]string{"reason": r.v.DeclineReason})
+			return errStop
+		}
+		// A request for information: the decision clock stops while the
+		// customer answers and resumes with what was left.
+		r.infoAsked, r.infoAnswer = false, nil
+		now := r.now(ctx)
+		remaining := decisionDue.Sub(now)
+		infoDue := now.Add(r.p.Review.InfoWithin.D())
+		r.transition(ctx, domain.StatusInfoRequested, domain.Wait(domain.WaitingCustomer), domain.DeadlineAt("info", infoDue), "awaiting_info", "support", "")
+		r.notice(activities.ToCustomer, "info_requested", map[string]string{"answer_by": domain.FormatTime(infoDue)})
+		round := r.infoRounds
+		met, err := r.await(ctx, &wait{stage: stageInfo, until: func() bool { return r.infoAnswer != nil || r.decision != "" }, points: []point{
+			{id: fmt.Sprintf("info-reminder-%d", round), at: infoDue.Add(-r.p.Review.InfoReminderBefore.D()), summary: "info reminder, due " + domain.FormatTime(infoDue),
+				fire: func(ctx workflow.Context) (bool, error) {
+					r.notice(activities.ToCustomer, "info_reminder", map[string]string{"answer_by": domain.FormatTime(infoDue)})
+					return false, nil
+				}},
+			{id: fmt.Sprintf("info-deadline-%d", round), at: infoDue, summary: "customer answer due " + domain.FormatTime(infoDue),
+				fire: func(workflow.Context) (bool, error) { return true, nil }},
+		}})
+		if err != nil {
+			return err
+		}
+		if !met {
+			return &expiredError{why: "no answer from the customer by " + domain.FormatTime(infoDue)}
+		}
+		decisionDue = r.now(ctx).Add(remaining)
+		if r.decision == "" {
+			r.transition(ctx, domain.StatusPendingReview, domain.Wait(domain.WaitingSupport), domain.DeadlineAt("decision_sla", decisionDue), "review_resumed", "customer", "decision clock resumed")
+			r.notice(activities.ToSupport, "info_received", map[string]string{"decide_by": domain.FormatTime(decisionDue)})
+		}
+	}
+}

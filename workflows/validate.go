@@ -1,0 +1,190 @@
+package workflows
+
+import (
+	"fmt"
+
+	"github.com/rma-dev/rma/domain"
+)
+
+// Every command payload checks its own shape and caps (domain/limits.go).
+// The API calls Validate before it sends an update, so bad input costs no
+// round trip to Temporal and is answered 422 with the field; the workflow's
+// validators call it again, so a caller that bypasses the API (the CLI, a
+// Go backend) is held to the same caps.
+
+func actor(c *domain.Checker, a string) { c.Required("actor", a, domain.MaxActorLen) }
+
+// Validate checks an approval.
+func (in ApproveInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Text("note", in.Note, domain.MaxTextLen)
+	return c.Err()
+}
+
+// Validate checks a decline.
+func (in DeclineInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Required("reason", in.Reason, domain.MaxShortTextLen)
+	c.Text("note", in.Note, domain.MaxTextLen)
+	return c.Err()
+}
+
+// Validate checks a request for information.
+func (in RequestInfoInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Required("question", in.Question, domain.MaxTextLen)
+	return c.Err()
+}
+
+// Validate checks the customer's answer.
+func (in InfoInput) Validate() error {
+	var c domain.Checker
+	c.Text("actor", in.Actor, domain.MaxActorLen)
+	c.Required("answer", in.Answer, domain.MaxTextLen)
+	c.Photos("photos", in.Photos)
+	return c.Err()
+}
+
+// Validate checks a shipping choice.
+func (in ShippingChoiceInput) Validate() error {
+	var c domain.Checker
+	c.Text("actor", in.Actor, domain.MaxActorLen)
+	if in.Method != domain.ShippingPickup && in.Method != domain.ShippingDropoff {
+		c.Add("method", "must be pickup or dropoff")
+	}
+	return c.Err()
+}
+
+// Validate checks an out-of-stock answer.
+func (in ExchangeChoiceInput) Validate() error {
+	var c domain.Checker
+	c.Text("actor", in.Actor, domain.MaxActorLen)
+	if in.LineID != "" {
+		c.KeyPart("line_id", in.LineID)
+	}
+	if !in.Choice.Valid() {
+		c.Add("choice", "must be wait, variant, refund or store_credit")
+	}
+	if in.Choice == domain.ChoiceVariant || in.SKU != "" {
+		c.KeyPart("sku", in.SKU)
+	}
+	return c.Err()
+}
+
+// Validate checks a cancel.
+func (in CancelInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Text("reason", in.Reason, domain.MaxShortTextLen)
+	return c.Err()
+}
+
+// Validate checks a receipt.
+func (in ReceiveInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Text("note", in.Note, domain.MaxTextLen)
+	return c.Err()
+}
+
+// Validate checks an inspection's shape; which lines it may cover is the
+// workflow's business.
+func (in InspectionInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	switch {
+	case len(in.Items) == 0:
+		c.Add("items", "at least one line is required")
+	case len(in.Items) > domain.MaxLines:
+		c.Add("items", "has %d items; at most %d", len(in.Items), domain.MaxLines)
+		return c.Err()
+	}
+	for i, it := range in.Items {
+		f := fmt.Sprintf("items[%d]", i)
+		c.KeyPart(f+".line_id", it.LineID)
+		if it.Result != domain.InspectionPass && it.Result != domain.InspectionFail {
+			c.Add(f+".result", "must be pass or fail")
+		}
+		if !validDisposition(it.Disposition) {
+			c.Add(f+".disposition", "must be restock, quarantine, repair, dispose or return_to_customer")
+		}
+		if it.Reason != "" && !it.Reason.Valid() {
+			c.Add(f+".reason", "is not a reason")
+		}
+		c.Text(f+".note", it.Note, domain.MaxTextLen)
+		c.Photos(f+".photos", it.Photos)
+	}
+	return c.Err()
+}
+
+func validDisposition(d domain.Disposition) bool {
+	for _, x := range domain.Dispositions() {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks a survey answer.
+func (in SurveyInput) Validate() error {
+	var c domain.Checker
+	c.Text("actor", in.Actor, domain.MaxActorLen)
+	if in.Score < 1 || in.Score > 5 {
+		c.Add("score", "must be 1 to 5")
+	}
+	c.Text("comment", in.Comment, domain.MaxTextLen)
+	return c.Err()
+}
+
+// Validate checks a note.
+func (in NoteInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Required("note", in.Note, domain.MaxTextLen)
+	return c.Err()
+}
+
+// Validate checks a repair completion.
+func (in RepairDoneInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.KeyPart("line_id", in.LineID)
+	c.Text("note", in.Note, domain.MaxTextLen)
+	return c.Err()
+}
+
+// Validate checks support's answer to needs_attention.
+func (in ResolveAttentionInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	switch in.Action {
+	case AttentionRetry:
+		if in.Outcome != "" {
+			c.Add("outcome", "only goes with abandon")
+		}
+	case AttentionAbandon:
+		if in.Outcome != domain.StatusCompleted && in.Outcome != domain.StatusCancelled {
+			c.Add("outcome", "abandon needs the outcome of the manual handling: completed or cancelled")
+		}
+	default:
+		c.Add("action", "must be retry or abandon")
+	}
+	c.Text("note", in.Note, domain.MaxTextLen)
+	return c.Err()
+}
+
+// Validate checks a carrier event as the webhook delivers it.
+func (ev CarrierEvent) Validate() error {
+	var c domain.Checker
+	c.Required("event_id", ev.EventID, 128)
+	c.Required("tracking_number", ev.TrackingNumber, domain.MaxIDLen)
+	if !ev.Type.Valid() {
+		c.Add("type", "must be picked_up, in_transit, delivered or exception")
+	}
+	c.Text("detail", ev.Detail, domain.MaxShortTextLen)
+	return c.Err()
+}
