@@ -20,9 +20,9 @@ import (
 )
 
 // client is a small JSON-over-HTTP client with the error contract shared by
-// all partners: a 4xx (but 408 and 429) is a business refusal and is not
-// retried; everything else is transient and left to the activity's retry
-// policy.
+// all partners: a 4xx (but 408, 429 and a 409 that says the same key is still
+// being processed) is a business refusal and is not retried; everything else
+// is transient and left to the activity's retry policy.
 type client struct {
 	base string
 	hc   *http.Client
@@ -74,7 +74,7 @@ func (c client) call(ctx context.Context, method, path, key string, in, out any)
 		if eb.Error.Code == "" {
 			eb.Error.Code, eb.Error.Message = fmt.Sprintf("http_%d", resp.StatusCode), strings.TrimSpace(string(raw))
 		}
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests {
+		if refusal(resp.StatusCode, eb.Error.Code) {
 			return activities.Rejected(eb.Error.Code, "%s", eb.Error.Message)
 		}
 		return fmt.Errorf("%s %s: %d %s: %w", method, path, resp.StatusCode, eb.Error.Message, errTransient)
@@ -89,6 +89,25 @@ func (c client) call(ctx context.Context, method, path, key string, in, out any)
 }
 
 var errTransient = errors.New("partner temporarily unavailable")
+
+// inProgress reports the 409 codes that mean "a request with this
+// idempotency key is still being processed": retrying later gets its result.
+func inProgress(code string) bool {
+	return code == "request_in_progress" || code == "idempotency_key_in_use"
+}
+
+// refusal reports a business refusal that retrying cannot change.
+func refusal(status int, code string) bool {
+	switch {
+	case status < 400 || status >= 500:
+		return false
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		return false
+	case status == http.StatusConflict && inProgress(code):
+		return false
+	}
+	return true
+}
 
 // Carrier talks to the carrier service.
 type Carrier struct{ c client }

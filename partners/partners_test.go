@@ -99,3 +99,30 @@ func TestCarrierAndInventoryContracts(t *testing.T) {
 		t.Fatalf("unknown SKU: %v", err)
 	}
 }
+
+// A 409 that means "the same key is still being processed" (Stripe's
+// idempotency_key_in_use) is transient: the activity must retry it, not hand
+// the return to support as a refusal. A 409 for a key reused with another body
+// stays a refusal.
+func TestConflictInProgressIsRetryable(t *testing.T) {
+	code := "request_in_progress"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		_, _ = w.Write([]byte(`{"error":{"code":"` + code + `","message":"a request with this key is in progress"}}`))
+	}))
+	defer srv.Close()
+	p := partners.NewPayments(srv.URL)
+	req := activities.PaymentRequest{Key: "RMA-1/L1/refund", Kind: activities.PayRefund, Amount: cny(100)}
+	var rej *activities.RejectedError
+	for _, c := range []string{"request_in_progress", "idempotency_key_in_use"} {
+		code = c
+		if _, err := p.Execute(context.Background(), req); err == nil || errors.As(err, &rej) {
+			t.Fatalf("%s must be retryable, got %v", c, err)
+		}
+	}
+	code = "idempotency_conflict"
+	if _, err := p.Execute(context.Background(), req); !errors.As(err, &rej) {
+		t.Fatalf("idempotency_conflict must stay a refusal, got %v", err)
+	}
+}
