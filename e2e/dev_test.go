@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -38,7 +39,15 @@ func TestDev(t *testing.T) {
 
 	t.Run("standard return completes with the exact refund, once", func(t *testing.T) {
 		d.t = t
-		id := d.create(returnRequest("SO-E2E-1", "C-E2E-1", "SKU-RED-M", 19900, "defective", "refund"))
+		firstReq := returnRequest("SO-E2E-1", "C-E2E-1", "SKU-RED-M", 19900, "defective", "refund")
+		code, out := d.call("POST", "/v1/returns", firstReq, "Idempotency-Key", "e2e-standard-1")
+		id, _ := out["id"].(string)
+		if code != 201 || out["status"] != "awaiting_shipment" {
+			t.Fatalf("create: %d %v (the answer shows the decision at once)", code, out)
+		}
+		if code, again := d.call("POST", "/v1/returns", firstReq, "Idempotency-Key", "e2e-standard-1"); code != 200 || again["id"] != id {
+			t.Fatalf("repeat: %d %v", code, again)
+		}
 		d.waitStatus(id, domain.StatusAwaitingShipment)
 		r := d.shipAndPass(id, "pickup", "picked_up")
 		if r.RefundTotal.Amount != 19900 || r.RefundTotal.Currency != "CNY" || r.FeesTotal.Amount != 0 {
@@ -52,6 +61,64 @@ func TestDev(t *testing.T) {
 		d.mustCall("POST", "/v1/returns/"+id+"/survey", map[string]any{"score": 5, "comment": "quick"}, 200)
 		checkSummaries(t, d, id)
 		recordHistory(t, d, id, "refund")
+
+		// The workflow has ended: commands answer 409 with the status, never
+		// 404, and the survey takes one answer.
+		for _, cmd := range []string{"approve", "cancel", "receive"} {
+			code, out := d.call("POST", "/v1/returns/"+id+"/"+cmd, map[string]any{})
+			e, _ := out["error"].(map[string]any)
+			if code != 409 || e["code"] != "invalid_transition" || e["status"] != "completed" {
+				t.Fatalf("%s on a completed return: %d %v", cmd, code, out)
+			}
+		}
+		if code, out := d.call("POST", "/v1/returns/"+id+"/survey", map[string]any{"score": 4}); code != 409 {
+			t.Fatalf("second survey: %d %v", code, out)
+		}
+
+		if r := d.get(id); r.Status != domain.StatusCompleted || r.Survey == nil || r.Survey.Score != 5 {
+			t.Fatalf("read model: %+v", r)
+		}
+	})
+
+	t.Run("an idempotency key outlives the workflow", func(t *testing.T) {
+		d.t = t
+		req := returnRequest("SO-E2E-KEY", "C-E2E-KEY", "SKU-RED-M", 19900, "changed_mind", "refund")
+		code, out := d.call("POST", "/v1/returns", req, "Idempotency-Key", "e2e-key-1")
+		id, _ := out["id"].(string)
+		if code != 201 || out["status"] != "pending_review" {
+			t.Fatalf("create: %d %v", code, out)
+		}
+		// Temporal forgets the workflow (retention, or an operator deleting
+		// it); PostgreSQL still knows the key.
+		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.WorkflowService().DeleteWorkflowExecution(context.Background(), &workflowservice.DeleteWorkflowExecutionRequest{
+			Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflows.WorkflowID(id)}}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; ; i++ {
+			if _, err := c.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(id), ""); err != nil {
+				break
+			}
+			if i > 100 {
+				t.Fatal("the workflow was not deleted")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if code, out := d.call("POST", "/v1/returns", req, "Idempotency-Key", "e2e-key-1"); code != 200 || out["id"] != id {
+			t.Fatalf("same key, same body: %d %v", code, out)
+		}
+		other := returnRequest("SO-E2E-KEY-2", "C-E2E-KEY", "SKU-RED-M", 19900, "changed_mind", "refund")
+		if code, out := d.call("POST", "/v1/returns", other, "Idempotency-Key", "e2e-key-1"); code != 409 || out["error"].(map[string]any)["code"] != "idempotency_conflict" {
+			t.Fatalf("same key, other body: %d %v", code, out)
+		}
+		code, out = d.call("POST", "/v1/returns/"+id+"/approve", map[string]any{})
+		if e, _ := out["error"].(map[string]any); code != 409 || e["status"] != "pending_review" {
+			t.Fatalf("a command to a return Temporal forgot: %d %v", code, out)
+		}
 	})
 
 	t.Run("exchange ships its replacement", func(t *testing.T) {
@@ -317,6 +384,19 @@ func TestDev(t *testing.T) {
 				t.Errorf("%s %s %v: got %d %v, want %d %s", c.method, c.path, c.body, code, out, c.status, c.code)
 			}
 		}
+		// Bounded input: a 900 KB comment is refused, naming the field, and
+		// nothing starts.
+		huge := returnRequest("SO-E2E-HUGE", "C-E2E-HUGE", "SKU-RED-S", 19900, "defective", "refund")
+		huge["lines"].([]any)[0].(map[string]any)["comment"] = strings.Repeat("x", 900<<10)
+		code, out := d.call("POST", "/v1/returns", huge)
+		if code != 422 || !strings.Contains(fmt.Sprint(out["error"].(map[string]any)["details"]), "lines[0].comment") {
+			t.Errorf("900 KB comment: %d %.300v", code, out)
+		}
+		slash := returnRequest("SO-E2E-SLASH", "C-E2E-SLASH", "SKU-RED-S", 19900, "defective", "refund")
+		slash["lines"].([]any)[0].(map[string]any)["line_id"] = "L1/refund"
+		if code, out := d.call("POST", "/v1/returns", slash); code != 422 || !strings.Contains(fmt.Sprint(out), "lines[0].line_id") {
+			t.Errorf("line id with a slash: %d %v", code, out)
+		}
 		// A wrong transition: approve a return that is already approved.
 		id := d.create(returnRequest("SO-E2E-7", "C-E2E-7", "SKU-RED-S", 19900, "defective", "refund"))
 		d.waitStatus(id, domain.StatusAwaitingShipment)
@@ -330,11 +410,51 @@ func TestDev(t *testing.T) {
 		if code, out := d.call("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "teleport"}); code != 422 {
 			t.Errorf("bad method: %d %v", code, out)
 		}
+		if code, out := d.call("POST", "/v1/returns/"+id+"/notes", map[string]any{"note": strings.Repeat("n", 2001)}); code != 422 || !strings.Contains(fmt.Sprint(out), "field:note") {
+			t.Errorf("note over its cap: %d %.300v", code, out)
+		}
+		if after := settledHistoryLength(t, d, id); after != before {
+			t.Errorf("over-cap commands reached the workflow: %d events", after-before)
+		}
 		req, _ := http.NewRequest("GET", d.url("/v1/returns/"+id), nil)
 		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
 			t.Errorf("no token: %v %v", err, resp.StatusCode)
 		}
 	})
+}
+
+// TestScanTheInstantTheLabelExists: the carrier simulator scans every parcel
+// a millisecond after booking its label, picked up, in transit and delivered,
+// before or while the label step writes the parcel's route. No scan is lost:
+// the webhook routes it, or the label step hands it back, exactly once.
+func TestScanTheInstantTheLabelExists(t *testing.T) {
+	d := newDevWith(t, "", "--sim-carrier", "auto", "--sim-step", "1ms")
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, d.create(returnRequest(fmt.Sprintf("SO-E2E-FAST-%d", i), fmt.Sprintf("C-E2E-FAST-%d", i), "SKU-RED-M", 19900, "defective", "refund")))
+	}
+	for _, id := range ids {
+		d.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
+	}
+	for _, id := range ids {
+		r := d.waitFor(id, "arrival", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })
+		if n := countEvents(r, "carrier_delivered"); n != 1 {
+			t.Fatalf("%s: %d delivered scans on the timeline: %+v", id, n, r.Timeline)
+		}
+		if r.Stages["picked_up"].IsZero() || r.Stages["delivered"].IsZero() {
+			t.Fatalf("%s: stages %v", id, r.Stages)
+		}
+	}
+}
+
+func countEvents(r domain.Return, typ string) int {
+	n := 0
+	for _, e := range r.Timeline {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
 }
 
 // TestRestartResumesOpenReturns stops rma dev mid-return and starts it again

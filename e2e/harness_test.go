@@ -56,6 +56,8 @@ type dev struct {
 	http, temporal, ui int
 	cmd                *exec.Cmd
 	out                *bytes.Buffer
+	// carrier is the simulator's mode and scan step ("manual" by default).
+	carrier []string
 }
 
 func freePort(t *testing.T) int {
@@ -90,12 +92,17 @@ func httpBase(t *testing.T) int {
 }
 
 func newDev(t *testing.T, policyYAML string) *dev {
+	return newDevWith(t, policyYAML, "--sim-carrier", "manual")
+}
+
+// newDevWith starts rma dev with the given carrier simulator flags.
+func newDevWith(t *testing.T, policyYAML string, carrier ...string) *dev {
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policy, []byte(policyYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &dev{t: t, dataDir: filepath.Join(dir, "data"), policy: policy, http: httpBase(t), temporal: freePort(t), ui: freePort(t)}
+	d := &dev{t: t, dataDir: filepath.Join(dir, "data"), policy: policy, http: httpBase(t), temporal: freePort(t), ui: freePort(t), carrier: carrier}
 	d.start()
 	t.Cleanup(d.stop)
 	return d
@@ -104,8 +111,9 @@ func newDev(t *testing.T, policyYAML string) *dev {
 func (d *dev) start() {
 	d.t.Helper()
 	d.out = &bytes.Buffer{}
-	d.cmd = exec.Command(binary, "dev", "--data-dir", d.dataDir, "--http-port", strconv.Itoa(d.http),
-		"--temporal-port", strconv.Itoa(d.temporal), "--ui-port", strconv.Itoa(d.ui), "--policy", d.policy, "--sim-carrier", "manual")
+	args := append([]string{"dev", "--data-dir", d.dataDir, "--http-port", strconv.Itoa(d.http),
+		"--temporal-port", strconv.Itoa(d.temporal), "--ui-port", strconv.Itoa(d.ui), "--policy", d.policy}, d.carrier...)
+	d.cmd = exec.Command(binary, args...)
 	d.cmd.Env = append(os.Environ(), "RMA_DEV_TOKEN="+token, "RMA_WEBHOOK_SECRET="+secret)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {

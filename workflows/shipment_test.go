@@ -193,3 +193,33 @@ func TestCarrierExceptionOpensClaim(t *testing.T) {
 	require.Len(t, h.carrier.Claims, 1)
 	require.Equal(t, h.carrier.Claims[0].Key, "RMA-T1/carrier-claim")
 }
+
+// A carrier may scan a parcel the instant its label exists, before the label
+// step has written the route: the webhook keeps the event unrouted, and the
+// label step hands it back with the label, so the pickup is not missed.
+func TestScanBeforeTheRouteComesBackWithTheLabel(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Minute, func() {
+		// The memport carrier numbers labels RT000001, ...: the scan of
+		// the first one arrives before its route.
+		h.scan("RT000001", domain.CarrierPickedUp, "scanned at the counter")
+		require.Empty(t, h.store.Routes, "nothing is routed yet")
+		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingDropoff})
+	})
+	h.at(time.Hour, func() {
+		s := h.status()
+		require.Equal(t, "RT000001", s.TrackingNumber)
+		require.Equal(t, domain.StatusInTransit, s.Status, "the early scan was applied")
+		require.Equal(t, 1, countType(s, "carrier_picked_up"))
+		// The carrier retries the event it got a 503 for: a replay, no change.
+		h.env.SignalWorkflow(workflows.SignalCarrierEvent, workflows.CarrierEvent{EventID: "ev-1", TrackingNumber: "RT000001", Type: domain.CarrierPickedUp})
+	})
+	h.at(2*time.Hour, func() {
+		require.Equal(t, 1, countType(h.status(), "carrier_picked_up"))
+		h.carrierEvent(domain.CarrierDelivered, "")
+	})
+	h.at(3*time.Hour, func() { h.mustUpdate(workflows.UpdateInspection, inspection(allPass)) })
+	r := h.run(request())
+	require.Equal(t, domain.StatusCompleted, r.Status)
+	require.Empty(t, h.carrier.Voided, "not expired")
+}
