@@ -28,11 +28,14 @@ type Return struct {
 	DeclineReason             string          `json:"decline_reason,omitempty"`
 	IneligibleReason          string          `json:"ineligible_reason,omitempty"`
 	ClaimID                   string          `json:"claim_id,omitempty"`
-	Attention                 *Attention      `json:"attention,omitempty"`
-	SLABreaches               []string        `json:"sla_breaches,omitempty"`
-	Compensation              *Money          `json:"compensation,omitempty"`
-	GoodwillCoupon            *Money          `json:"goodwill_coupon,omitempty"`
-	Survey                    *Survey         `json:"survey,omitempty"`
+	// ClaimError says why the carrier claim could not be filed; support
+	// files it by hand.
+	ClaimError     string     `json:"claim_error,omitempty"`
+	Attention      *Attention `json:"attention,omitempty"`
+	SLABreaches    []string   `json:"sla_breaches,omitempty"`
+	Compensation   *Money     `json:"compensation,omitempty"`
+	GoodwillCoupon *Money     `json:"goodwill_coupon,omitempty"`
+	Survey         *Survey    `json:"survey,omitempty"`
 	// SurveyUntil is when the survey closes (completed returns only).
 	SurveyUntil *time.Time      `json:"survey_until,omitempty"`
 	Notes       []TimelineEntry `json:"notes,omitempty"`

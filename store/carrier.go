@@ -147,18 +147,30 @@ func (s *Store) AcceptCarrierEvent(ctx context.Context, ev activities.TrackingEv
 	if err != nil {
 		return Route{}, fmt.Errorf("route %s: %w", ev.TrackingNumber, err)
 	}
-	var earlier, signalled int
+	var earlier, exceptions int
 	if err := tx.QueryRowContext(ctx, `SELECT
   count(*) FILTER (WHERE tracking_number = $2 AND signalled AND (type = $3 OR ($3 IN ('picked_up', 'in_transit') AND type IN ('picked_up', 'in_transit', 'delivered')))),
-  count(*) FILTER (WHERE signalled)
-  FROM carrier_events WHERE rma_id = $1`, rt.RMAID, ev.TrackingNumber, ev.Type).Scan(&earlier, &signalled); err != nil {
+  count(*) FILTER (WHERE signalled AND type = 'exception')
+  FROM carrier_events WHERE rma_id = $1`, rt.RMAID, ev.TrackingNumber, ev.Type).Scan(&earlier, &exceptions); err != nil {
 		return Route{}, fmt.Errorf("earlier events: %w", err)
 	}
-	moves := ev.Type == domain.CarrierException || ev.Type == domain.CarrierDelivered ||
-		(rt.Purpose == activities.ParcelReturn && (ev.Type == domain.CarrierPickedUp || ev.Type == domain.CarrierInTransit))
+	// The first scan and the delivery move the return and are signalled
+	// once each; exceptions are evidence for support, signalled up to the
+	// per-return cap. The rest stays in the tracking record.
 	rt.Routing = Recorded
-	if moves && (earlier == 0 || ev.Type == domain.CarrierException) && signalled < domain.MaxCarrierEvents {
-		rt.Routing = Signal
+	switch ev.Type {
+	case domain.CarrierException:
+		if exceptions < domain.MaxCarrierEvents {
+			rt.Routing = Signal
+		}
+	case domain.CarrierDelivered:
+		if earlier == 0 {
+			rt.Routing = Signal
+		}
+	case domain.CarrierPickedUp, domain.CarrierInTransit:
+		if earlier == 0 && rt.Purpose == activities.ParcelReturn {
+			rt.Routing = Signal
+		}
 	}
 	routedAt := "now()"
 	if rt.Routing == Signal {

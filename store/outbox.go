@@ -173,6 +173,7 @@ func (s *Store) Listen(onProblem func(error)) (*pq.Listener, error) {
 const (
 	TaskNeedsAttention = "needs_attention"
 	TaskNoticeFailed   = "notice_failed"
+	TaskClaimFailed    = "claim_failed"
 )
 
 // Task is one thing support must look at.
@@ -194,8 +195,14 @@ func openTask(ctx context.Context, tx *sql.Tx, key, rmaID, kind, detail string) 
 }
 
 // syncAttentionTask keeps one open task per needs_attention episode of a
-// return, and closes it when the return moves on.
+// return, and closes it when the return moves on; a carrier claim that could
+// not be filed is a task too.
 func syncAttentionTask(ctx context.Context, tx *sql.Tx, r domain.Return) error {
+	if r.ClaimError != "" {
+		if err := openTask(ctx, tx, r.ID+"/claim", r.ID, TaskClaimFailed, "carrier claim for "+r.TrackingNumber+" not filed: "+r.ClaimError); err != nil {
+			return err
+		}
+	}
 	if r.Attention != nil {
 		detail := r.Attention.Step + ": " + r.Attention.Error
 		return openTask(ctx, tx, fmt.Sprintf("%s/attention/%d", r.ID, r.Attention.Since.UnixNano()), r.ID, TaskNeedsAttention, detail)

@@ -87,10 +87,10 @@ func ts(m map[string]time.Time, k string) any {
 
 // Publish writes one publication of a return's workflow in one transaction:
 // the view, its lines and money movements, the new audit entries, the
-// notices (into the outbox) and the support task of a needs_attention. It is
-// idempotent: a publication whose seq is not newer than the stored one
-// changes nothing, so a retried local activity or a replayed workflow task
-// never double-writes, and an older view never overwrites a newer one.
+// notices (into the outbox) and the support tasks. It is idempotent: a
+// publication older than the stored one changes nothing, so a late retry
+// never overwrites a newer view; audit entries and notices are keyed, so
+// nothing is written twice.
 func (s *Store) Publish(ctx context.Context, p activities.Publication) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -170,7 +170,7 @@ ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, status = EXCLUDED.status,
   picked_up_at = EXCLUDED.picked_up_at, delivered_at = EXCLUDED.delivered_at, received_at = EXCLUDED.received_at,
   inspected_at = EXCLUDED.inspected_at, refunded_at = EXCLUDED.refunded_at, replacement_shipped_at = EXCLUDED.replacement_shipped_at,
   resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at, doc = EXCLUDED.doc, started = returns.started OR EXCLUDED.started
-WHERE returns.seq < EXCLUDED.seq`,
+WHERE returns.seq <= EXCLUDED.seq`,
 		r.ID, seq, r.OrderID, r.Customer.ID, r.Kind, r.Status, r.Channel, r.Customer.Tier, r.RefundTotal.Currency, total,
 		r.RefundTotal.Amount, r.FeesTotal.Amount, waiting, dlKind, dlAt, r.TrackingNumber, r.ReplacementTrackingNumber,
 		pq.Array(nonNil(r.SLABreaches)), score, comment, surveyAt, r.CreatedAt, r.UpdatedAt,
@@ -182,6 +182,10 @@ WHERE returns.seq < EXCLUDED.seq`,
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil // stale: a newer view is already stored
 	}
+	// The same seq again is a retried local activity, or the workflow task
+	// that published it re-run after a worker crash, possibly with other
+	// arrivals: the later write is the one the workflow goes on from, so it
+	// wins. Audit entries and notices are keyed and never written twice.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM return_lines WHERE rma_id = $1`, r.ID); err != nil {
 		return false, fmt.Errorf("replace lines: %w", err)
 	}

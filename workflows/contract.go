@@ -47,6 +47,14 @@ type CommandResult struct {
 	Seq    int64         `json:"seq"`
 }
 
+// Outcome is the workflow's result: how the return ended, and the read
+// model's seq that shows it.
+type Outcome struct {
+	Status      domain.Status `json:"status"`
+	Seq         int64         `json:"seq"`
+	RefundTotal domain.Money  `json:"refund_total"`
+}
+
 // Error types of refused commands: the API maps invalid_transition to 409
 // and invalid_input to 422.
 const (

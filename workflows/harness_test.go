@@ -170,11 +170,14 @@ func (h *harness) run(req domain.Request) domain.Return {
 	h.start(req)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
 	require.NoError(h.t, h.env.GetWorkflowError())
-	require.NoError(h.t, h.env.GetWorkflowResult(&h.result))
+	var out workflows.Outcome
+	require.NoError(h.t, h.env.GetWorkflowResult(&out))
 	for _, m := range h.musts {
 		h.checkMust(m)
 	}
-	require.Equal(h.t, h.result.Status, h.store.View(rmaID).Status, "the read model has the final state")
+	h.result = h.store.View(rmaID)
+	require.Equal(h.t, out.Status, h.result.Status, "the read model has the final state")
+	require.Equal(h.t, out.Seq, h.result.Seq)
 	return h.result
 }
 

@@ -98,7 +98,11 @@ func handle[T validatable](ctx workflow.Context, r *returnRun, name string, rule
 		}
 		r.inbox = append(r.inbox, c)
 		r.wake.SendAsync(true)
-		if err := workflow.Await(ctx, func() bool { return c.done }); err != nil {
+		// Wait on a disconnected context: an operator cancelling the
+		// workflow must not make a handler answer "cancelled" for a
+		// command the main flow then applies; finish answers every one.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		if err := workflow.Await(dctx, func() bool { return c.done }); err != nil {
 			return CommandResult{}, err
 		}
 		return c.result, c.err
@@ -263,28 +267,51 @@ func (r *returnRun) ruleExchangeChoice(in ExchangeChoiceInput) error {
 }
 
 // cancelRefusal says why a cancel cannot be taken now: once the warehouse
-// has the parcel, or money or goods have left (or are leaving), cancelling
-// would give something away.
+// has the parcel, or money or goods have left (or are leaving, or may have
+// left in a step whose outcome support has yet to settle), cancelling would
+// give something away.
 func (r *returnRun) cancelRefusal() error {
 	switch {
 	case r.cancel != nil || r.undoing || r.pending(UpdateCancel):
 		return refuse(ErrInvalidTransition, "cannot cancel: return %s is already being cancelled or expired", r.in.RMAID)
-	case r.parcel.received:
-		return refuse(ErrInvalidTransition, "cannot cancel: return %s is received", r.in.RMAID)
-	case r.parcel.delivered:
-		return refuse(ErrInvalidTransition, "cannot cancel: the parcel was delivered to the warehouse at %s; inspect it instead", domain.FormatTime(r.parcel.arrivedAt))
 	case r.stage == stageIrrevocable:
 		return refuse(ErrInvalidTransition, "cannot cancel: %s is under way", r.doing)
+	case r.failed != nil && !r.failed.cancelSafe:
+		return refuse(ErrInvalidTransition, "cannot cancel: the outcome of %s is unknown; support retries it or abandons the return", r.failed.name)
+	}
+	if why := r.leftIrrevocably(); why != "" {
+		return refuse(ErrInvalidTransition, "cannot cancel: %s", why)
+	}
+	return nil
+}
+
+// leftIrrevocably says what has happened that a cancel cannot undo, or "".
+func (r *returnRun) leftIrrevocably() string {
+	switch {
+	case r.parcel.received:
+		return fmt.Sprintf("return %s is received", r.in.RMAID)
+	case r.parcel.delivered:
+		return fmt.Sprintf("the parcel was delivered to the warehouse at %s; inspect it instead", domain.FormatTime(r.parcel.arrivedAt))
+	case r.fastLane() && r.parcel.pickedUp:
+		return "the carrier has the parcel and the VIP refund is paid at the first scan; receive the parcel instead"
 	}
 	for _, l := range r.v.Lines {
 		if l.Refund != nil {
-			return refuse(ErrInvalidTransition, "cannot cancel: line %s is already refunded; send the parcel back instead", l.LineID)
+			return fmt.Sprintf("line %s is already refunded; send the parcel back instead", l.LineID)
 		}
 		if l.Replacement != nil && l.Replacement.Shipped {
-			return refuse(ErrInvalidTransition, "cannot cancel: the replacement for line %s has shipped", l.LineID)
+			return fmt.Sprintf("the replacement for line %s has shipped", l.LineID)
+		}
+		if l.OutboundTracking != "" {
+			return fmt.Sprintf("goods for line %s have shipped", l.LineID)
 		}
 	}
-	return nil
+	return ""
+}
+
+// fastLane reports a VIP return refunded at the first carrier scan.
+func (r *returnRun) fastLane() bool {
+	return r.p.FastLane.Enabled && r.req.Customer.Tier == domain.TierVIP
 }
 
 func (r *returnRun) ruleCancel(CancelInput) error { return r.cancelRefusal() }
@@ -466,9 +493,11 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 	if ev.EventID == "" || r.seen[ev.EventID] || !ev.Type.Valid() {
 		return
 	}
-	if len(r.seen) >= domain.MaxCarrierEvents {
+	moves := ev.Type == domain.CarrierDelivered || ((ev.Type == domain.CarrierPickedUp || ev.Type == domain.CarrierInTransit) && !r.parcel.pickedUp)
+	if len(r.seen) >= domain.MaxCarrierEvents && !moves {
 		// The webhook keeps every event in the read model; the workflow
-		// takes a bounded number so its history stays small.
+		// takes a bounded number so its history stays small, but never
+		// drops a scan that moves the parcel.
 		if !r.capped {
 			r.capped = true
 			r.addTimeline(ctx, "carrier_events_capped", "system", fmt.Sprintf("more than %d carrier events; later ones are kept in the tracking record only", domain.MaxCarrierEvents))
@@ -548,13 +577,17 @@ func (r *returnRun) fileClaim(ctx workflow.Context, detail string) {
 }
 
 // claimDone records a finished claim. A claim that failed after a day of
-// retries is handed to support by the main flow (needs_attention).
+// retries becomes a support task (the view's claim_error): support files it
+// by hand. It does not stop the return, whose parcel may well arrive.
 func (r *returnRun) claimDone(ctx workflow.Context) {
 	var c activities.Claim
 	err := r.claim.Get(ctx, &c)
 	r.claim = nil
 	if err != nil {
-		r.claimErr = err
+		msg := rootMessage(err)
+		r.v.ClaimError = msg
+		r.addTimeline(ctx, "claim_failed", "system", msg)
+		r.notice(activities.ToSupport, "carrier_claim_failed", map[string]string{"tracking": r.parcel.tracking, "detail": r.claimDetail, "error": msg})
 		return
 	}
 	r.v.ClaimID = c.ClaimID

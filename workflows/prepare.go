@@ -46,10 +46,13 @@ func (r *returnRun) reserveReplacement(ctx workflow.Context, l *domain.LineState
 			RMAID: r.in.RMAID, LineID: l.LineID, SKU: sku, Quantity: l.Quantity, Backorder: backorder,
 		}
 		var res activities.Reservation
-		s := step{name: "reserve-" + l.LineID, summary: fmt.Sprintf("reserve %d × %s for %s", l.Quantity, sku, l.LineID), doing: "reserving the replacement for " + l.LineID, class: classStock}
+		s := step{name: "reserve-" + l.LineID, summary: fmt.Sprintf("reserve %d × %s for %s", l.Quantity, sku, l.LineID),
+			doing: "reserving the replacement for " + l.LineID, class: classStock, cancelSafe: true}
+		r.releaseOnUndo(l, sku)
 		if err := r.do(ctx, s, act.ReserveStock, req, &res); err != nil {
 			return err
 		}
+		r.maybeReserved[l.LineID] = res.Reserved
 		if res.Reserved {
 			l.Replacement = &domain.Replacement{SKU: sku, Reserved: true, Backordered: res.Backordered, UnitPrice: res.UnitPrice,
 				PriceDiff: domain.PriceDifference(l.UnitPrice, res.UnitPrice, l.Quantity)}
@@ -58,14 +61,6 @@ func (r *returnRun) reserveReplacement(ctx workflow.Context, l *domain.LineState
 				what = "backordered"
 			}
 			r.addTimeline(ctx, "replacement_reserved", "inventory", fmt.Sprintf("%s: %s %s", l.LineID, sku, what))
-			lineID, qty := l.LineID, l.Quantity
-			r.addCompensation("release "+sku+" for "+lineID, func(ctx workflow.Context, _ bool) error {
-				if rep := r.v.Line(lineID).Replacement; rep == nil || rep.Shipped {
-					return nil
-				}
-				rel := activities.StockRequest{Key: activities.Key(r.in.RMAID, lineID, "release"), RMAID: r.in.RMAID, LineID: lineID, SKU: sku, Quantity: qty}
-				return r.do(ctx, step{name: "release-" + lineID, summary: "release reservation of " + sku + " for " + lineID, class: classStock}, act.ReleaseStock, rel, nil)
-			})
 			return nil
 		}
 		c, err := r.askExchangeChoice(ctx, l, sku, res, round)
@@ -87,6 +82,27 @@ func (r *returnRun) reserveReplacement(ctx workflow.Context, l *domain.LineState
 			return nil
 		}
 	}
+}
+
+// releaseOnUndo makes sure an undo releases what may be reserved for the
+// line, registered before the reservation call: if that call fails and
+// support is asked, a cancel must still release a reservation the call may
+// have made (by its key; releasing none is a no-op). A definite "out of
+// stock" answer clears it.
+func (r *returnRun) releaseOnUndo(l *domain.LineState, sku string) {
+	lineID, qty := l.LineID, l.Quantity
+	if _, known := r.maybeReserved[lineID]; !known {
+		r.addCompensation("release the reservation for "+lineID, func(ctx workflow.Context, _ bool) error {
+			rep := r.v.Line(lineID).Replacement
+			if !r.maybeReserved[lineID] || (rep != nil && rep.Shipped) {
+				return nil
+			}
+			last := r.lastSKU[lineID]
+			rel := activities.StockRequest{Key: activities.Key(r.in.RMAID, lineID, "release"), RMAID: r.in.RMAID, LineID: lineID, SKU: last, Quantity: qty}
+			return r.do(ctx, step{name: "release-" + lineID, summary: "release reservation of " + last + " for " + lineID, class: classStock}, act.ReleaseStock, rel, nil)
+		})
+	}
+	r.maybeReserved[lineID], r.lastSKU[lineID] = true, sku
 }
 
 // maxChoiceRounds bounds how often a customer is asked: after that the
@@ -190,6 +206,7 @@ func (r *returnRun) shipAdvance(ctx workflow.Context, l *domain.LineState) error
 		return err
 	}
 	r.paid(ctx, hold)
+	r.holdAt[l.LineID] = r.now(ctx)
 	l.Replacement.Advance = true
 	r.addTimeline(ctx, "advance_hold", "payments", l.LineID+": "+amount.String()+" held")
 	lineID := l.LineID

@@ -179,3 +179,108 @@ func TestOpsCancelWaitsForWorkInFlight(t *testing.T) {
 	require.Equal(t, domain.StatusCancelled, last.Status)
 	require.NotEmpty(t, last.ClaimID, "and recorded before the run closed")
 }
+
+// Findings of a review of the second cut.
+
+// An operator cancelling the workflow while a customer's cancel is being
+// undone must not cut the undo short.
+func TestOpsCancelDuringAnUndoFinishesTheUndo(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Minute, func() {
+		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup})
+	})
+	h.at(time.Hour, func() {
+		h.carrier.Next("carrier.void", 3) // the void takes a few retries
+		h.mustUpdate(workflows.UpdateCancel, workflows.CancelInput{Actor: "customer"})
+	})
+	h.at(time.Hour+2*time.Second, func() { h.env.CancelWorkflow() })
+	h.start(exchangeStandard())
+	require.True(t, h.env.IsWorkflowCompleted())
+	last := h.projected()
+	require.Equal(t, domain.StatusCancelled, last.Status)
+	require.Len(t, h.carrier.Voided, 1, "label voided")
+	require.Equal(t, []string{"RMA-T1/L1"}, h.inv.Released, "reservation released")
+	require.NotContains(t, timelineTypes(last), "failed")
+}
+
+// Cancelled from Temporal after the replacement has shipped: undoing would
+// give the goods away, so nothing is undone and support gets a task.
+func TestOpsCancelAfterGoodsLeftUndoesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Hour, func() {
+		require.True(t, h.status().Lines[0].Replacement.Shipped)
+		h.env.CancelWorkflow()
+	})
+	h.start(vip(exchangeRequestAuto("SKU-RED-XL")))
+	last := h.projected()
+	require.Equal(t, domain.StatusCancelled, last.Status)
+	require.NotNil(t, last.Attention, "a task for support")
+	require.Equal(t, "operator-cancel", last.Attention.Step)
+	require.Empty(t, h.ledger(activities.PayVoidHold), "the hold on goods that left is not voided")
+	require.Empty(t, h.ledger(activities.PayRefund), "the upgrade charge is not refunded")
+	require.Contains(t, h.notes.Templates(activities.ToSupport), "operator_cancelled")
+}
+
+// A refund that failed may have been paid: while support looks at it, a
+// cancel is refused.
+func TestCancelRefusedWhileAMoneyStepWaitsForSupport(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Minute, func() {
+		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup})
+	})
+	h.at(2*time.Hour, func() {
+		h.pay.Always("payments.refund")
+		h.carrierEvent(domain.CarrierPickedUp, "") // the VIP refund at the first scan fails
+	})
+	var cancel *updResult
+	h.at(3*time.Hour, func() {
+		require.Equal(t, domain.StatusNeedsAttention, h.status().Status)
+		cancel = h.update(workflows.UpdateCancel, workflows.CancelInput{Actor: "customer"})
+	})
+	h.at(4*time.Hour, func() {
+		require.Error(t, cancel.rejected)
+		h.pay.Clear()
+		h.mustUpdate(workflows.UpdateResolveAttention, workflows.ResolveAttentionInput{Actor: "support:amy", Action: workflows.AttentionRetry})
+	})
+	h.at(5*time.Hour, func() { h.carrierEvent(domain.CarrierDelivered, "") })
+	h.at(6*time.Hour, func() { h.mustUpdate(workflows.UpdateInspection, inspection(allPass)) })
+	r := h.run(vip(manual()))
+	require.Equal(t, domain.StatusCompleted, r.Status)
+	require.Equal(t, []int64{17700}, h.ledger(activities.PayRefund))
+}
+
+// An advance exchange to a dearer variant whose return then fails
+// inspection: the hold is captured (the customer keeps the replacement and
+// pays for it) and the upgrade charge goes back, once.
+func TestFailedAdvanceExchangeChargesTheReplacementOnce(t *testing.T) {
+	h := newHarness(t)
+	h.shipAndInspect(map[string]domain.InspectionResult{"L1": domain.InspectionFail})
+	r := h.run(vip(exchangeRequestAuto("SKU-RED-XL")))
+	require.Equal(t, domain.StatusCompleted, r.Status)
+	require.Equal(t, []int64{2000}, h.ledger(activities.PayCharge))
+	require.Equal(t, []int64{21900}, h.ledger(activities.PayCapture))
+	require.Equal(t, []int64{2000}, h.ledger(activities.PayRefund), "the upgrade charge is refunded")
+}
+
+// A claim the carrier never accepts becomes a support task; the return goes on.
+func TestClaimThatCannotBeFiledBecomesATask(t *testing.T) {
+	h := newHarness(t)
+	h.carrier.Rejected = map[string]bool{}
+	h.at(time.Minute, func() {
+		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingPickup})
+	})
+	h.at(2*time.Hour, func() {
+		h.carrier.Always("carrier.claim")
+		h.carrierEvent(domain.CarrierException, "box crushed")
+	})
+	h.at(30*time.Hour, func() {
+		s := h.status()
+		require.NotEmpty(t, s.ClaimError, "the claim gave up after a day")
+		require.Contains(t, h.notes.Templates(activities.ToSupport), "carrier_claim_failed")
+		h.carrierEvent(domain.CarrierDelivered, "")
+	})
+	h.at(31*time.Hour, func() { h.mustUpdate(workflows.UpdateInspection, inspection(allPass)) })
+	r := h.run(request())
+	require.Equal(t, domain.StatusCompleted, r.Status)
+	require.NotEmpty(t, r.ClaimError)
+}

@@ -199,7 +199,9 @@ func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) er
 	} else if err := r.settleHold(ctx, l.LineID, true); err != nil {
 		return err
 	}
-	if diff.Amount > 0 && !rep.Shipped {
+	if diff.Amount > 0 {
+		// The exchange did not happen: the difference charged for it goes
+		// back (a captured hold already pays for a replacement kept).
 		if err := r.refundCharge(ctx, l.LineID, diff, "price-difference-reversal"); err != nil {
 			return err
 		}

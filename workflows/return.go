@@ -12,14 +12,15 @@ import (
 )
 
 // Return is one return, exchange or refund-only claim, from request to
-// close. It returns the final view.
-func Return(ctx workflow.Context, in StartInput) (domain.Return, error) {
+// close. Its result is small on purpose (it is stored in the history): the
+// final view is in the read model.
+func Return(ctx workflow.Context, in StartInput) (Outcome, error) {
 	r := newRun(ctx, in)
 	if err := r.registerHandlers(ctx); err != nil {
-		return r.v, err
+		return Outcome{}, err
 	}
 	err := r.finish(ctx, r.lifecycle(ctx))
-	return r.v, err
+	return Outcome{Status: r.v.Status, Seq: r.published, RefundTotal: r.v.RefundTotal}, err
 }
 
 // lifecycle is DESIGN.md's eight stages, top to bottom.
@@ -52,52 +53,72 @@ func (r *returnRun) lifecycle(ctx workflow.Context) error {
 
 // finish turns how the lifecycle ended into a final status, then closes the
 // run: work in flight is waited for, arrivals are applied, queued commands
-// answered, the final view published, and every handler let finish.
+// answered, the final view published, and every handler let finish. All of
+// it runs on a disconnected context, so an operator cancelling the workflow
+// in the Temporal UI never cuts an undo or the final publication short.
 func (r *returnRun) finish(ctx workflow.Context, err error) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	var result error
 	var canceled *temporal.CanceledError
-	result := error(nil)
 	if errors.As(err, &canceled) {
-		// Cancelled from Temporal itself (ops): undo like a cancel, on a
-		// disconnected context, and report the cancellation.
-		ctx, _ = workflow.NewDisconnectedContext(ctx)
 		result = err
-		err = r.unwind(ctx, false, domain.StatusCancelled, "temporal", "workflow cancelled by an operator")
+		err = r.operatorCancel(dctx)
 	}
 	var expired *expiredError
 	switch {
 	case errors.Is(err, errCancelled):
-		err = r.unwind(ctx, false, domain.StatusCancelled, r.cancel.Actor, r.cancel.Reason)
+		err = r.unwind(dctx, false, domain.StatusCancelled, r.cancel.Actor, r.cancel.Reason)
 	case errors.As(err, &expired):
-		err = r.unwind(ctx, true, domain.StatusExpired, "system", expired.why)
+		err = r.unwind(dctx, true, domain.StatusExpired, "system", expired.why)
 	}
 	var abandoned *abandonedError
 	switch {
 	case err == nil, errors.Is(err, errStop):
 	case errors.As(err, &abandoned):
 		a := abandoned.by
-		r.transition(ctx, a.Outcome, nil, nil, "abandoned", a.Actor, "handed to manual handling: "+a.Note)
+		r.transition(dctx, a.Outcome, nil, nil, "abandoned", a.Actor, "handed to manual handling: "+a.Note)
 		r.notice(activities.ToSupport, "manual_handling", map[string]string{"outcome": string(a.Outcome), "note": a.Note})
 	default:
 		// A bug, not a business outcome: fail the run so it shows in the
 		// Temporal UI, after saying so on the timeline.
-		r.addTimeline(ctx, "failed", "system", err.Error())
+		r.addTimeline(dctx, "failed", "system", err.Error())
 		result = err
 	}
+	// Commands queued while the return was closing (a note) still apply.
+	_ = r.settle(dctx)
 	r.stage = stageDone
-	_ = r.settle(ctx)
 	r.refuseQueued()
-	r.publish(ctx)
+	r.publish(dctx)
 	if r.claim != nil {
 		// A claim still retrying: wait for it, so what the carrier says
 		// is recorded before the run closes.
-		_ = r.claim.Get(ctx, nil)
-		r.claimDone(ctx)
-		_ = r.settle(ctx)
-		r.refuseQueued()
-		r.publish(ctx)
+		_ = r.claim.Get(dctx, nil)
+		r.claimDone(dctx)
 	}
-	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+	// Carrier events that arrived while closing are on the timeline too.
+	_ = r.settle(dctx)
+	r.refuseQueued()
+	r.publish(dctx)
 	return result
+}
+
+// operatorCancel handles a cancellation requested from Temporal (the UI's
+// "Request Cancellation"). Before anything irrevocable it undoes the return
+// like a customer's cancel. After money or goods have left, undoing would
+// give them away: nothing is undone, and support gets a task to settle the
+// return by hand.
+func (r *returnRun) operatorCancel(ctx workflow.Context) error {
+	if why := r.leftIrrevocably(); why != "" || r.failed != nil && !r.failed.cancelSafe {
+		if why == "" {
+			why = "the outcome of " + r.failed.name + " is unknown"
+		}
+		r.v.Attention = &domain.Attention{Step: "operator-cancel", Error: "cancelled from Temporal after " + why + "; nothing was undone: settle by hand", Since: r.now(ctx), Resume: r.v.Status}
+		r.transition(ctx, domain.StatusCancelled, nil, nil, "cancelled", "temporal", "workflow cancelled by an operator after "+why+"; nothing undone")
+		r.notice(activities.ToSupport, "operator_cancelled", map[string]string{"why": why})
+		return nil
+	}
+	return r.unwind(ctx, false, domain.StatusCancelled, "temporal", "workflow cancelled by an operator")
 }
 
 // unwind undoes a return that is cancelled or expired and records its final
@@ -142,7 +163,7 @@ func (r *returnRun) review(ctx workflow.Context) error {
 					r.notice(activities.ToSupport, "review_reminder", map[string]string{"sla": "decision", "due": domain.FormatTime(decisionDue)})
 					return false, nil
 				}},
-			{id: fmt.Sprintf("decision-breach-%d", r.infoRounds), at: decisionDue, summary: "decision SLA " + domain.FormatTime(decisionDue),
+			{id: "decision-breach", at: decisionDue, summary: "decision SLA " + domain.FormatTime(decisionDue),
 				fire: func(ctx workflow.Context) (bool, error) {
 					r.breach(ctx, "review_decision", "no decision within "+r.p.Review.DecisionSLA.String())
 					r.setDeadline(ctx, nil, "escalated_supervisor", "decision SLA breached; escalated to supervisor")

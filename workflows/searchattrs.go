@@ -47,7 +47,7 @@ func StartSearchAttributes(req domain.Request, v domain.Return) temporal.SearchA
 		SAOrder.ValueSet(req.OrderID),
 		SACustomer.ValueSet(req.Customer.ID),
 		SAKind.ValueSet(string(req.Kind)),
-		SASKUs.ValueSet(req.SKUs()),
+		SASKUs.ValueSet(searchSKUs(req)),
 	}
 	if v.Deadline != nil {
 		u = append(u, SADeadline.ValueSet(v.Deadline.At))
@@ -79,7 +79,7 @@ func (r *returnRun) upsertSearch(ctx workflow.Context) {
 	have := r.sa
 	var u []temporal.SearchAttributeUpdate
 	if !have.known {
-		u = append(u, SAOrder.ValueSet(r.req.OrderID), SACustomer.ValueSet(r.req.Customer.ID), SAKind.ValueSet(string(r.req.Kind)), SASKUs.ValueSet(r.req.SKUs()))
+		u = append(u, SAOrder.ValueSet(r.req.OrderID), SACustomer.ValueSet(r.req.Customer.ID), SAKind.ValueSet(string(r.req.Kind)), SASKUs.ValueSet(searchSKUs(r.req)))
 	}
 	if !have.known || have.status != want.status {
 		u = append(u, SAStatus.ValueSet(want.status))
@@ -102,4 +102,22 @@ func (r *returnRun) upsertSearch(ctx workflow.Context) {
 		return
 	}
 	r.sa = want
+}
+
+// maxSKUBytes keeps RmaSkus under the server's default limit on one search
+// attribute value (2 KB). A return with more distinct SKUs than fit is found
+// in the Temporal UI by the first ones; the read model lists it by any SKU.
+const maxSKUBytes = 1800
+
+func searchSKUs(req domain.Request) []string {
+	var out []string
+	size := 2
+	for _, sku := range req.SKUs() {
+		if size+len(sku)+3 > maxSKUBytes {
+			break
+		}
+		size += len(sku) + 3
+		out = append(out, sku)
+	}
+	return out
 }

@@ -66,7 +66,7 @@ func (r *returnRun) bookLabel(ctx workflow.Context) error {
 		Customer: r.req.Customer, Parcels: 1, ShipWithinHours: int(r.shipWithin().Hours())}
 	var res activities.LabelResult
 	s := step{name: "create-label", summary: fmt.Sprintf("book %s label, ship by %s", method, domain.FormatTime(r.now(ctx).Add(r.shipWithin()))),
-		doing: "booking the return label", class: classCarrier}
+		doing: "booking the return label", class: classCarrier, cancelSafe: true}
 	if err := r.do(ctx, s, act.CreateReturnLabel, req, &res); err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (r *returnRun) followParcel(ctx workflow.Context) error {
 	for _, l := range r.v.Lines {
 		if rep := l.Replacement; rep != nil && rep.Advance && rep.Shipped {
 			lineID := l.LineID
-			holdDue := r.v.Stages["replacement_shipped"].Add(r.p.Exchange.AdvanceHoldWindow.D())
+			holdDue := r.holdAt[lineID].Add(r.p.Exchange.AdvanceHoldWindow.D())
 			points = append(points, point{id: "hold-window-" + lineID, at: holdDue, summary: "advance-exchange hold window ends " + domain.FormatTime(holdDue),
 				active: func() bool { return !r.parcel.delivered && !r.parcel.received },
 				fire: func(ctx workflow.Context) (bool, error) {
@@ -142,7 +142,7 @@ func (r *returnRun) followParcel(ctx workflow.Context) error {
 				}})
 		}
 	}
-	fastLane := r.p.FastLane.Enabled && r.req.Customer.Tier == domain.TierVIP
+	fastLane := r.fastLane()
 	inTransit := false
 	w := wait{stage: stageParcel, until: func() bool { return r.parcel.delivered || r.parcel.received }, points: points}
 	w.work = func(ctx workflow.Context) error {

@@ -139,6 +139,7 @@ type returnRun struct {
 
 	// publication: the view goes to the read model once per wait.
 	dirty     bool
+	steps     int // steps since the last publication
 	published int64
 	auditFrom int
 	notices   []activities.Notification
@@ -155,7 +156,15 @@ type returnRun struct {
 	claim        workflow.Future
 	claimDetail  string
 	claimThrough string
-	claimErr     error
+	// failed is the step waiting for support in needs_attention.
+	failed *step
+	// maybeReserved: a reservation may exist for the line (reserved, or the
+	// call failed with an unknown outcome); cancel releases it by key.
+	maybeReserved map[string]bool
+	lastSKU       map[string]string
+	// holdAt is when each line's advance-exchange hold was placed: the
+	// hold window runs from there.
+	holdAt map[string]time.Time
 
 	// what applied commands decided, read by the waits
 	decision   string
@@ -190,6 +199,10 @@ func newRun(ctx workflow.Context, in StartInput) *returnRun {
 		choices:  map[string]ExchangeChoiceInput{},
 		awaiting: map[string]bool{},
 		repairs:  map[string]bool{},
+
+		maybeReserved: map[string]bool{},
+		lastSKU:       map[string]string{},
+		holdAt:        map[string]time.Time{},
 	}
 	r.opening = in.Opening()
 	r.v = r.opening.View
@@ -335,6 +348,7 @@ func (r *returnRun) publish(ctx workflow.Context) {
 			r.log.Error("publication failed; retrying", "seq", p.Seq, "round", attempt, "error", err)
 		}
 		r.published, r.auditFrom, r.notices, r.dirty = p.Seq, len(r.v.Timeline), nil, false
+		r.steps = 0
 	}
 	r.answer()
 	r.upsertSearch(ctx)

@@ -69,6 +69,13 @@ type step struct {
 	// irrevocable: money or goods leave with this call, so no cancel is
 	// accepted while it runs.
 	irrevocable bool
+	// cancelSafe: when this step fails and waits for support, a cancel may
+	// still be taken, because undoing it does not depend on knowing whether
+	// the failed call took effect (a reservation is released by its key; a
+	// label that could not be booked after every retry is not voided).
+	// Any other failed step has an unknown outcome: support retries it or
+	// abandons the return first.
+	cancelSafe bool
 }
 
 // do runs a step as a local activity. A cancel recorded during an earlier
@@ -77,11 +84,22 @@ type step struct {
 // for support to retry it (it runs again, same key) or abandon it: never
 // lost, never silently dropped.
 func (r *returnRun) do(ctx workflow.Context, s step, fn, arg, result any) error {
+	if ctx.Err() != nil {
+		// Cancelled from Temporal between two steps: the ones done stay
+		// done, and finish decides what to undo.
+		return temporal.NewCanceledError()
+	}
 	if !r.undoing {
 		if err := r.settle(ctx); err != nil {
 			return err
 		}
 	}
+	if len(r.answering) > 0 && r.steps >= manySteps {
+		// A long run of steps (resolving fifty lines) after a command: show
+		// and answer the command now rather than after the last step.
+		r.publish(ctx)
+	}
+	r.steps++
 	for {
 		r.stage, r.doing = stageWorking, s.doing
 		switch {
@@ -100,7 +118,7 @@ func (r *returnRun) do(ctx workflow.Context, s step, fn, arg, result any) error 
 			return err
 		}
 		r.log.Error("step failed after retries", "step", s.name, "error", err)
-		if err := r.needsAttention(ctx, s.name, err); err != nil {
+		if err := r.needsAttention(ctx, s, err); err != nil {
 			return err
 		}
 	}
@@ -110,7 +128,14 @@ func (r *returnRun) do(ctx workflow.Context, s step, fn, arg, result any) error 
 // workflow task (a few quick retries); if it fails, the commands already
 // applied are published and answered, so a caller is not kept waiting while
 // a partner is down, and the second round spends the class's full budget.
+//
+// The call runs on a disconnected context: an operator cancelling the
+// workflow in the Temporal UI must not cut a partner call in half (the
+// payment may have gone through); the cancellation is taken at the next
+// step or wait.
 func (r *returnRun) call(ctx workflow.Context, s step, fn, arg, result any) error {
+	outer := ctx
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	quick := localOptions(s.class, s.summary)
 	quick.ScheduleToCloseTimeout = quickRound
 	quick.RetryPolicy.MaximumAttempts = 0
@@ -120,15 +145,19 @@ func (r *returnRun) call(ctx workflow.Context, s step, fn, arg, result any) erro
 	lctx := workflow.WithLocalActivityOptions(ctx, quick)
 	err := workflow.ExecuteLocalActivity(lctx, fn, arg).Get(lctx, result)
 	var app *temporal.ApplicationError
-	if err == nil || (errors.As(err, &app) && app.NonRetryable()) || ctx.Err() != nil {
+	if err == nil || (errors.As(err, &app) && app.NonRetryable()) {
 		return err
 	}
-	if len(r.answering) > 0 {
+	if len(r.answering) > 0 && outer.Err() == nil {
 		r.publish(ctx)
 	}
 	lctx = workflow.WithLocalActivityOptions(ctx, localOptions(s.class, s.summary))
 	return workflow.ExecuteLocalActivity(lctx, fn, arg).Get(lctx, result)
 }
+
+// manySteps is how many steps may follow a command before it is answered
+// with a publication of its own; a standard return never reaches it.
+const manySteps = 4
 
 // quickRound is the first round of a step's retries: under the 10 s
 // workflow task timeout, so it stays inside one task.
@@ -136,22 +165,30 @@ const quickRound = 8 * time.Second
 
 // needsAttention hands a failed step to support and waits for retry
 // (returns nil) or abandon.
-func (r *returnRun) needsAttention(ctx workflow.Context, stepName string, cause error) error {
+func (r *returnRun) needsAttention(ctx workflow.Context, s step, cause error) error {
 	prev, waiting, deadline := r.v.Status, r.v.WaitingOn, r.v.Deadline
 	msg := rootMessage(cause)
-	r.v.Attention = &domain.Attention{Step: stepName, Error: msg, Since: r.now(ctx), Resume: prev, Compensating: r.undoing}
+	r.v.Attention = &domain.Attention{Step: s.name, Error: msg, Since: r.now(ctx), Resume: prev, Compensating: r.undoing}
+	r.failed = &s
 	r.attention = nil
-	r.transition(ctx, domain.StatusNeedsAttention, domain.Wait(domain.WaitingSupport), nil, "needs_attention", "system", stepName+": "+msg)
-	r.notice(activities.ToSupport, "needs_attention", map[string]string{"step": stepName, "error": msg})
+	defer func() { r.v.Attention = nil }()
+	r.transition(ctx, domain.StatusNeedsAttention, domain.Wait(domain.WaitingSupport), nil, "needs_attention", "system", s.name+": "+msg)
+	r.notice(activities.ToSupport, "needs_attention", map[string]string{"step": s.name, "error": msg})
 	if _, err := r.await(ctx, &wait{stage: stageAttention, until: func() bool { return r.attention != nil }}); err != nil {
+		var canceled *temporal.CanceledError
+		if !errors.As(err, &canceled) {
+			r.failed = nil // a cancel the step allows: nothing is left unknown
+		}
+		// Cancelled from Temporal: r.failed stays, so finish knows the
+		// step's outcome is unknown.
 		return err
 	}
 	a := *r.attention
-	r.attention, r.v.Attention = nil, nil
+	r.attention, r.failed = nil, nil
 	if a.Action == AttentionAbandon {
 		return &abandonedError{by: a}
 	}
-	r.transition(ctx, prev, waiting, deadline, "retry", a.Actor, "retrying "+stepName)
+	r.transition(ctx, prev, waiting, deadline, "retry", a.Actor, "retrying "+s.name)
 	return nil
 }
 
@@ -163,21 +200,6 @@ func rootMessage(err error) string {
 		return app.Error()
 	}
 	return err.Error()
-}
-
-// claimTrouble hands a carrier claim that failed after its day of retries to
-// support; on retry the claim is filed again (same key).
-func (r *returnRun) claimTrouble(ctx workflow.Context) error {
-	if r.claimErr == nil {
-		return nil
-	}
-	err := r.claimErr
-	r.claimErr = nil
-	if err := r.needsAttention(ctx, "carrier-claim", err); err != nil {
-		return err
-	}
-	r.fileClaim(ctx, r.claimDetail)
-	return nil
 }
 
 // undo runs the compensations in reverse. Each is a step: retried, and

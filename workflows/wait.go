@@ -74,9 +74,6 @@ func (r *returnRun) await(ctx workflow.Context, w *wait) (bool, error) {
 		if err := r.settle(ctx); err != nil {
 			return false, err
 		}
-		if err := r.claimTrouble(ctx); err != nil {
-			return false, err
-		}
 		if w.work != nil {
 			if err := w.work(ctx); err != nil {
 				return false, err

@@ -82,7 +82,8 @@ func (f *Faults) check(op string) error {
 
 // idem remembers request bodies by key: the same key with the same body
 // returns the first result, with a different body it is refused, as at
-// Stripe.
+// Stripe. Only successes are remembered: a refused request (an unknown SKU)
+// may succeed when retried after support fixed its cause.
 type idem struct {
 	bodies  map[string][]byte
 	results map[string]any
@@ -90,20 +91,22 @@ type idem struct {
 
 func (i *idem) lookup(key string, req any) (any, bool, error) {
 	b, _ := json.Marshal(req)
-	if i.bodies == nil {
-		i.bodies, i.results = map[string][]byte{}, map[string]any{}
-	}
 	if prev, ok := i.bodies[key]; ok {
 		if string(prev) != string(b) {
 			return nil, false, activities.Rejected("idempotency_conflict", "key %s reused with a different request", key)
 		}
 		return i.results[key], true, nil
 	}
-	i.bodies[key] = b
 	return nil, false, nil
 }
 
-func (i *idem) store(key string, v any) { i.results[key] = v }
+func (i *idem) store(key string, req, v any) {
+	if i.bodies == nil {
+		i.bodies, i.results = map[string][]byte{}, map[string]any{}
+	}
+	b, _ := json.Marshal(req)
+	i.bodies[key], i.results[key] = b, v
+}
 
 // Carrier is an in-memory carrier.
 type Carrier struct {
@@ -135,7 +138,7 @@ func (c *Carrier) CreateLabel(_ context.Context, req activities.LabelRequest) (a
 	tn := fmt.Sprintf("%sRT%06d", c.Prefix, c.n)
 	l := activities.Label{TrackingNumber: tn, LabelURL: "https://labels.example/" + tn + ".pdf", ReturnAddress: "Returns Center, 1 Warehouse Rd"}
 	c.Labels = append(c.Labels, req)
-	c.idem.store(req.Key, l)
+	c.idem.store(req.Key, req, l)
 	return l, nil
 }
 
@@ -150,7 +153,7 @@ func (c *Carrier) VoidLabel(_ context.Context, req activities.VoidLabelRequest) 
 		return err
 	}
 	c.Voided = append(c.Voided, req.TrackingNumber)
-	c.idem.store(req.Key, nil)
+	c.idem.store(req.Key, req, nil)
 	return nil
 }
 
@@ -171,7 +174,7 @@ func (c *Carrier) Ship(_ context.Context, req activities.ShipRequest) (activitie
 	c.n++
 	s := activities.Shipment{TrackingNumber: fmt.Sprintf("%sOB%06d", c.Prefix, c.n)}
 	c.Shipped = append(c.Shipped, req)
-	c.idem.store(req.Key, s)
+	c.idem.store(req.Key, req, s)
 	return s, nil
 }
 
@@ -189,7 +192,7 @@ func (c *Carrier) OpenClaim(_ context.Context, req activities.ClaimRequest) (act
 	c.n++
 	cl := activities.Claim{ClaimID: fmt.Sprintf("%sCLM%06d", c.Prefix, c.n)}
 	c.Claims = append(c.Claims, req)
-	c.idem.store(req.Key, cl)
+	c.idem.store(req.Key, req, cl)
 	return cl, nil
 }
 
@@ -247,7 +250,7 @@ func (inv *Inventory) Reserve(_ context.Context, req activities.ReserveRequest) 
 		}
 		sort.Strings(r.Alternatives)
 	}
-	inv.idem.store(req.Key, r)
+	inv.idem.store(req.Key, req, r)
 	return r, nil
 }
 
@@ -278,7 +281,7 @@ func (inv *Inventory) settle(op string, req activities.StockRequest, apply func(
 	k := req.RMAID + "/" + req.LineID
 	apply(k)
 	delete(inv.Reserved, k)
-	inv.idem.store(req.Key, nil)
+	inv.idem.store(req.Key, req, nil)
 	return nil
 }
 
@@ -296,7 +299,7 @@ func (inv *Inventory) Move(_ context.Context, req activities.MoveRequest) error 
 		inv.Stock[req.SKU] += req.Quantity
 	}
 	inv.Moves = append(inv.Moves, req)
-	inv.idem.store(req.Key, nil)
+	inv.idem.store(req.Key, req, nil)
 	return nil
 }
 
@@ -325,7 +328,7 @@ func (p *Payments) Execute(_ context.Context, req activities.PaymentRequest) (ac
 	}
 	res := activities.PaymentResult{ID: fmt.Sprintf("PAY%04d", len(p.Ledger)+1), Status: "succeeded", Amount: req.Amount}
 	p.Ledger = append(p.Ledger, req)
-	p.idem.store(req.Key, res)
+	p.idem.store(req.Key, req, res)
 	return res, nil
 }
 
