@@ -28,9 +28,11 @@ tools:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# Re-record the histories the replay test uses. Only after a deliberate,
-# version-guarded workflow change: old histories must keep replaying too, so
-# add new files rather than overwrite old ones.
+# Record the histories the replay test replays, from real server runs of
+# every path (e2e/paths_test.go), into workflows/testdata/histories/$(CUT).
+# Old cuts stay: every change to the workflow must keep replaying them (see
+# README, "Versioning"). CUT names the workflow version being recorded.
+CUT ?= $(shell date +%Y-%m-%d)
 record-histories:
-	mkdir -p workflows/testdata/histories/new
-	RMA_RECORD_HISTORY=$(CURDIR)/workflows/testdata/histories/new $(GO) test -count=1 -run 'TestDev/(standard|exchange)' ./e2e/
+	mkdir -p workflows/testdata/histories/$(CUT)
+	RMA_RECORD_HISTORY=$(CURDIR)/workflows/testdata/histories/$(CUT) $(GO) test -count=1 -run 'TestEveryPathOnARealServer|TestDev/(standard|exchange)' ./e2e/

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -60,7 +62,7 @@ func TestDev(t *testing.T) {
 		}
 		d.mustCall("POST", "/v1/returns/"+id+"/survey", map[string]any{"score": 5, "comment": "quick"}, 200)
 		checkSummaries(t, d, id)
-		recordHistory(t, d, id, "refund")
+		recordHistory(t, d, id, "standard_refund")
 
 		// The workflow has ended: commands answer 409 with the status, never
 		// 404, and the survey takes one answer.
@@ -149,7 +151,7 @@ func TestDev(t *testing.T) {
 		// The replacement's delivery is tracked on the timeline.
 		d.scan(r.ReplacementTrackingNumber, "delivered")
 		d.waitFor(id, "replacement delivered", func(r domain.Return) bool { return r.Lines[0].Replacement.Delivered })
-		recordHistory(t, d, id, "exchange")
+		recordHistory(t, d, id, "exchange_replacement_tracked")
 	})
 
 	t.Run("manual approval through the CLI", func(t *testing.T) {
@@ -481,13 +483,43 @@ func TestRestartResumesOpenReturns(t *testing.T) {
 // when set (make record-histories): the files in workflows/testdata are
 // replayed by TestReplayRecordedHistories on every change to the workflow.
 func recordHistory(t *testing.T, d *dev, id, name string) {
+	if err := writeHistory(d, id, name); err != nil {
+		t.Error(err)
+	}
+}
+
+func writeHistory(d *dev, id, name string) error {
 	dir := os.Getenv("RMA_RECORD_HISTORY")
 	if dir == "" {
-		return
+		return nil
 	}
+	h, err := fetchHistory(d, id)
+	if err != nil {
+		return err
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode history of %s: %w", id, err)
+	}
+	if len(b) < 1<<20 {
+		return os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644)
+	}
+	// The worst case is megabytes of repeated text: keep it compressed.
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write(b); err != nil {
+		return fmt.Errorf("compress history of %s: %w", id, err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("compress history of %s: %w", id, err)
+	}
+	return os.WriteFile(filepath.Join(dir, name+".json.gz"), z.Bytes(), 0o644)
+}
+
+func fetchHistory(d *dev, id string) (*historypb.History, error) {
 	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("dial: %w", err)
 	}
 	defer c.Close()
 	it := c.GetWorkflowHistory(context.Background(), workflows.WorkflowID(id), "", false, 0)
@@ -495,17 +527,11 @@ func recordHistory(t *testing.T, d *dev, id, name string) {
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("history of %s: %w", id, err)
 		}
 		h.Events = append(h.Events, ev)
 	}
-	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return h, nil
 }
 
 // chooseShipping answers the shipping choice as the customer and waits for

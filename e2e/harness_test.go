@@ -206,6 +206,58 @@ func (d *dev) get(id string) domain.Return {
 	return r
 }
 
+// getQuiet is get for goroutines other than the test's: it panics instead
+// of failing the test.
+func (d *dev) getQuiet(id string) domain.Return {
+	req, _ := http.NewRequest("GET", d.url("/v1/returns/"+id), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(fmt.Sprintf("get %s: %v", id, err))
+	}
+	defer resp.Body.Close()
+	var r domain.Return
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		panic(fmt.Sprintf("get %s: %d %s", id, resp.StatusCode, b))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		panic(fmt.Sprintf("decode %s: %v", id, err))
+	}
+	return r
+}
+
+// waitStatusQuiet waits up to a minute for a status and returns the return
+// as it stands then.
+func (d *dev) waitStatusQuiet(id string, s domain.Status) domain.Return {
+	deadline := time.Now().Add(60 * time.Second)
+	r := d.getQuiet(id)
+	for r.Status != s && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		r = d.getQuiet(id)
+	}
+	return r
+}
+
+// webhookQuiet sends one signed scan and reports the answer.
+func (d *dev) webhookQuiet(tracking, typ string) (int, map[string]any) {
+	eventMu.Lock()
+	eventSeq++
+	id := fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), eventSeq)
+	eventMu.Unlock()
+	raw, _ := json.Marshal(map[string]any{"event_id": id, "tracking_number": tracking, "type": typ, "occurred_at": time.Now().UTC().Format(time.RFC3339)})
+	req, _ := http.NewRequest("POST", d.url("/v1/webhooks/carrier"), bytes.NewReader(raw))
+	req.Header.Set(webhook.Header, webhook.Sign([]byte(secret), time.Now(), raw))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(fmt.Sprintf("webhook: %v", err))
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
 func (d *dev) waitFor(id string, what string, ok func(domain.Return) bool) domain.Return {
 	d.t.Helper()
 	deadline := time.Now().Add(45 * time.Second)

@@ -1,9 +1,13 @@
 package workflows_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	historypb "go.temporal.io/api/history/v1"
@@ -30,7 +34,7 @@ const (
 // holds every recorded history, the measured worst case among them, under a
 // tenth of Temporal's limits.
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob("testdata/histories/*/*.json")
+	files, err := filepath.Glob("testdata/histories/*/*.json*")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no recorded histories: %v", err)
 	}
@@ -39,6 +43,15 @@ func TestReplayRecordedHistories(t *testing.T) {
 			raw, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if strings.HasSuffix(f, ".gz") {
+				zr, err := gzip.NewReader(bytes.NewReader(raw))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if raw, err = io.ReadAll(zr); err != nil {
+					t.Fatal(err)
+				}
 			}
 			var h historypb.History
 			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, &h); err != nil {
