@@ -76,8 +76,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		PluginName:   sqliteplugin.PluginName,
 		DatabaseName: dbFile,
 		// WAL lets the UI and visibility read while history writes, and
-		// survives a crash without losing committed transactions.
-		ConnectAttributes: map[string]string{"mode": "rwc", "_journal_mode": "wal", "_synchronous": "normal"},
+		// survives a crash without losing committed transactions. The
+		// plugin passes unknown keys as pragmas by their plain names
+		// (journal_mode, not the driver's _journal_mode, which SQLite
+		// ignored silently: the file ran in rollback-journal mode with a
+		// full sync per commit). busy_timeout lets the readers the pool
+		// adds wait for the writer instead of failing.
+		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal", "busy_timeout": "10000"},
+		MaxConns:          4,
+		MaxIdleConns:      4,
 	}
 	if _, err := os.Stat(dbFile); errors.Is(err, os.ErrNotExist) {
 		if err := sqliteschema.SetupSchema(sqlConf); err != nil {
