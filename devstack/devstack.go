@@ -60,12 +60,13 @@ type Stack struct {
 	Store    *store.Store
 	URLs     URLs
 
-	worker    sdkworker.Worker
-	stopRelay context.CancelFunc
-	relayDone chan struct{}
-	pg        *pgdev.Server
-	servers   []*http.Server
-	log       *zap.Logger
+	worker       sdkworker.Worker
+	stopRelay    context.CancelFunc
+	relayDone    chan struct{}
+	launcherDone chan struct{}
+	pg           *pgdev.Server
+	servers      []*http.Server
+	log          *zap.Logger
 }
 
 // URLs are where the parts listen.
@@ -161,6 +162,15 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}()
 
 	s.Returns = starter.New(s.Client, o.Policy, s.Store)
+	s.Returns.Deferred = true
+	launcher := starter.NewLauncher(s.Returns, s.Store, o.Logger.Named("launcher"))
+	s.launcherDone = make(chan struct{})
+	go func() {
+		defer close(s.launcherDone)
+		if err := launcher.Run(rctx); err != nil {
+			o.Logger.Error("launcher stopped", zap.Error(err))
+		}
+	}()
 	if err := s.Returns.EnsureAnomalySchedule(ctx); err != nil {
 		return nil, err
 	}
@@ -215,6 +225,9 @@ func (s *Stack) Stop(ctx context.Context) {
 	if s.stopRelay != nil {
 		s.stopRelay()
 		<-s.relayDone
+		if s.launcherDone != nil {
+			<-s.launcherDone
+		}
 	}
 	for _, srv := range s.servers {
 		_ = srv.Shutdown(ctx)

@@ -92,6 +92,7 @@ func TestDev(t *testing.T) {
 		}
 		// Temporal forgets the workflow (retention, or an operator deleting
 		// it); PostgreSQL still knows the key.
+		settledHistoryLength(t, d, id)
 		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
 		if err != nil {
 			t.Fatal(err)
@@ -572,17 +573,25 @@ func settledHistoryLength(t *testing.T, d *dev, id string) int {
 	return n
 }
 
+// historyLength reads a workflow's history length, waiting for the workflow
+// to exist: the create call answers once the return is in PostgreSQL, and a
+// launcher starts the workflow a moment later.
 func historyLength(t *testing.T, d *dev, id string) int {
 	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	desc, err := c.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(id), "")
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; ; i++ {
+		desc, err := c.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(id), "")
+		if err == nil {
+			return int(desc.WorkflowExecutionInfo.HistoryLength)
+		}
+		if i > 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return int(desc.WorkflowExecutionInfo.HistoryLength)
 }
 
 func readDatabaseURL(t *testing.T, d *dev) string {

@@ -56,7 +56,7 @@ func New(st *store.Store, n activities.Notifier, log *zap.Logger, o Options) *Re
 
 // Run delivers until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
-	l, err := r.st.Listen(func(err error) { r.log.Warn("outbox listener", zap.Error(err)) })
+	l, err := r.st.Listen(store.OutboxChannel, func(err error) { r.log.Warn("outbox listener", zap.Error(err)) })
 	if err != nil {
 		return err
 	}

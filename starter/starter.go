@@ -58,6 +58,9 @@ type Registry interface {
 	Open(ctx context.Context, o store.Opening) error
 	MarkStarted(ctx context.Context, rmaID string) error
 	Get(ctx context.Context, id string) (domain.Return, error)
+	// Unstarted is the opening of a return whose workflow has not started
+	// (nil when it has, or there is no such return).
+	Unstarted(ctx context.Context, id string) (*store.Existing, error)
 }
 
 // Client starts and commands returns.
@@ -66,6 +69,11 @@ type Client struct {
 	policy domain.Policy
 	reg    Registry
 	now    func() time.Time
+	// Deferred leaves the workflow's start to a Launcher: Create answers
+	// once the opening is in PostgreSQL (and so survives anything), and a
+	// launcher starts its workflow within milliseconds. The API runs
+	// launchers; a one-shot caller (the CLI) starts at once.
+	Deferred bool
 }
 
 // New builds a Client. policy is snapshotted into every return started;
@@ -108,12 +116,13 @@ func RequestHash(req domain.Request) string {
 // ErrNoRegistry: creating a return needs the PostgreSQL registry.
 var ErrNoRegistry = errors.New("creating a return needs the read model: configure a database")
 
-// Create validates a request, writes its opening (the decision policy makes
-// at once, with its idempotency key) to PostgreSQL, and starts the
-// workflow with the same input. The same key with the same body returns the
-// same return; with a different body it is refused with
-// ErrIdempotencyConflict, for as long as the return is kept, whatever
-// Temporal's retention. An empty key always starts a new return.
+// Create validates a request and writes its opening (the decision policy
+// makes at once, with its idempotency key) to PostgreSQL; the workflow is
+// then started with the same input, here or (Deferred) by a Launcher. The
+// same key with the same body returns the same return; with a different body
+// it is refused with ErrIdempotencyConflict, for as long as the return is
+// kept, whatever Temporal's retention. An empty key always starts a new
+// return.
 func (s *Client) Create(ctx context.Context, key string, req domain.Request, actor string) (Created, error) {
 	if s.reg == nil {
 		return Created{}, ErrNoRegistry
@@ -159,13 +168,29 @@ func (s *Client) Create(ctx context.Context, key string, req domain.Request, act
 	if err != nil {
 		return Created{}, err
 	}
-	if err := s.start(ctx, in, pub.Return); err != nil {
-		return Created{}, err
-	}
-	if err := s.reg.MarkStarted(ctx, id); err != nil {
-		return Created{}, err
+	if !s.Deferred {
+		if err := s.launch(ctx, in, pub.Return); err != nil {
+			return Created{}, err
+		}
 	}
 	return Created{New: true, Return: pub.Return}, nil
+}
+
+// launch starts an opened return's workflow and marks it started.
+func (s *Client) launch(ctx context.Context, in workflows.StartInput, v domain.Return) error {
+	if err := s.start(ctx, in, v); err != nil {
+		return err
+	}
+	return s.reg.MarkStarted(ctx, in.RMAID)
+}
+
+// launchStored starts the workflow of an opening from its stored input.
+func (s *Client) launchStored(ctx context.Context, rmaID string, raw []byte) error {
+	var in workflows.StartInput
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return fmt.Errorf("decode start input of %s: %w", rmaID, err)
+	}
+	return s.launch(ctx, in, workflows.OpeningPublication(in).Return)
 }
 
 // resume answers a repeated create: the same body gets the same return (its
@@ -174,15 +199,8 @@ func (s *Client) resume(ctx context.Context, ex *store.Existing, hash string) (C
 	if ex.RequestHash != hash {
 		return Created{}, &RefusedError{Kind: ErrIdempotencyConflict, Message: "idempotency key already used for a different request (return " + ex.RMAID + ")"}
 	}
-	if !ex.Started {
-		var in workflows.StartInput
-		if err := json.Unmarshal(ex.StartInput, &in); err != nil {
-			return Created{}, fmt.Errorf("decode start input of %s: %w", ex.RMAID, err)
-		}
-		if err := s.start(ctx, in, workflows.OpeningPublication(in).Return); err != nil {
-			return Created{}, err
-		}
-		if err := s.reg.MarkStarted(ctx, ex.RMAID); err != nil {
+	if !ex.Started && !s.Deferred {
+		if err := s.launchStored(ctx, ex.RMAID, ex.StartInput); err != nil {
 			return Created{}, err
 		}
 	}
@@ -244,6 +262,10 @@ func (s *Client) Query(ctx context.Context, id string) (domain.Return, error) {
 // deduplicates retries of the same command; empty means a new one. A return
 // whose workflow has ended refuses every command with invalid_transition.
 func (s *Client) Update(ctx context.Context, id, name, updateID string, arg any) (workflows.CommandResult, error) {
+	return s.update(ctx, id, name, updateID, arg, true)
+}
+
+func (s *Client) update(ctx context.Context, id, name, updateID string, arg any, again bool) (workflows.CommandResult, error) {
 	h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: workflows.WorkflowID(id), UpdateName: name, UpdateID: updateID,
 		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -257,9 +279,19 @@ func (s *Client) Update(ctx context.Context, id, name, updateID string, arg any)
 	}
 	err = mapErr(err)
 	if errors.Is(err, ErrNotFound) && s.reg != nil {
-		// The workflow has ended (or Temporal has dropped it): the read
-		// model knows whether the return exists.
+		// Not started yet (a command right after the create), ended, or
+		// dropped by Temporal's retention: PostgreSQL knows which.
+		if ex, lerr := s.reg.Unstarted(ctx, id); lerr == nil && ex != nil {
+			if err := s.launchStored(ctx, id, ex.StartInput); err != nil {
+				return res, err
+			}
+			return s.update(ctx, id, name, updateID, arg, false)
+		}
 		if r, gerr := s.reg.Get(ctx, id); gerr == nil {
+			if again && !r.Status.Final() {
+				// A launcher started it between our two looks.
+				return s.update(ctx, id, name, updateID, arg, false)
+			}
 			return res, &RefusedError{Kind: workflows.ErrInvalidTransition, Status: r.Status,
 				Message: fmt.Sprintf("cannot %s: return %s is %s", name, id, r.Status)}
 		}

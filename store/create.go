@@ -52,7 +52,26 @@ func (s *Store) LookupKey(ctx context.Context, key string) (*Existing, error) {
 	return &e, nil
 }
 
-// Open writes a return's opening with its notices held until MarkStarted. A
+// Unstarted is the opening of a return whose workflow has not started, or
+// nil.
+func (s *Store) Unstarted(ctx context.Context, id string) (*Existing, error) {
+	var e Existing
+	var input []byte
+	err := s.db.QueryRowContext(ctx, `SELECT rma_id, coalesce(request_hash, ''), started, coalesce(start_input, 'null')
+  FROM returns WHERE rma_id = $1 AND NOT started`, id).Scan(&e.RMAID, &e.RequestHash, &e.Started, &input)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up opening %s: %w", id, err)
+	}
+	e.StartInput = input
+	return &e, nil
+}
+
+// Open writes a return's opening with its notices held until MarkStarted,
+// and wakes the launchers (NOTIFY rma_opened). From here the return exists:
+// reads show it, and its workflow is started by the caller or a launcher. A
 // concurrent create with the same key loses the race here and gets
 // ErrKeyExists.
 func (s *Store) Open(ctx context.Context, o Opening) error {
@@ -95,6 +114,12 @@ func (s *Store) Open(ctx context.Context, o Opening) error {
 	if _, err := enqueue(ctx, tx, p.Notices, true); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE returns SET start_next_at = now() WHERE rma_id = $1`, p.Return.ID); err != nil {
+		return fmt.Errorf("queue the start: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `NOTIFY `+OpenedChannel); err != nil {
+		return fmt.Errorf("notify launchers: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		var pe *pq.Error
 		if errors.As(err, &pe) && pe.Code == "23505" {
@@ -113,7 +138,7 @@ func (s *Store) MarkStarted(ctx context.Context, rmaID string) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `UPDATE returns SET started = true WHERE rma_id = $1`, rmaID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE returns SET started = true, start_next_at = NULL WHERE rma_id = $1`, rmaID); err != nil {
 		return fmt.Errorf("mark %s started: %w", rmaID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET held = false WHERE rma_id = $1 AND held`, rmaID); err != nil {
@@ -126,6 +151,70 @@ func (s *Store) MarkStarted(ctx context.Context, rmaID string) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// OpenedChannel is the NOTIFY channel that wakes launchers when an opening
+// waits for its workflow.
+const OpenedChannel = "rma_opened"
+
+// Unstarted is an opening whose workflow has not started yet.
+type Unstarted struct {
+	RMAID      string
+	StartInput json.RawMessage
+	Attempts   int
+}
+
+// ClaimUnstarted leases up to n openings due for a start attempt; the lease
+// keeps other launchers off them, and lets another take over if this one
+// dies. Each claim counts an attempt.
+func (s *Store) ClaimUnstarted(ctx context.Context, n int, lease time.Duration) ([]Unstarted, error) {
+	rows, err := s.db.QueryContext(ctx, `UPDATE returns SET start_attempts = start_attempts + 1, start_next_at = now() + $2 * interval '1 millisecond'
+  WHERE rma_id IN (SELECT rma_id FROM returns WHERE NOT started AND start_next_at <= now() ORDER BY start_next_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+  RETURNING rma_id, coalesce(start_input, 'null'), start_attempts`, n, lease.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("claim openings: %w", err)
+	}
+	defer rows.Close()
+	var out []Unstarted
+	for rows.Next() {
+		var u Unstarted
+		var raw []byte
+		if err := rows.Scan(&u.RMAID, &raw, &u.Attempts); err != nil {
+			return nil, fmt.Errorf("scan opening: %w", err)
+		}
+		u.StartInput = raw
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// RetryStart schedules another start attempt; after many it also opens a
+// task for support.
+func (s *Store) RetryStart(ctx context.Context, u Unstarted, at time.Time, cause string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `UPDATE returns SET start_next_at = $2 WHERE rma_id = $1 AND NOT started`, u.RMAID, at); err != nil {
+		return fmt.Errorf("reschedule start of %s: %w", u.RMAID, err)
+	}
+	if u.Attempts >= 10 {
+		if err := openTask(ctx, tx, u.RMAID+"/start", u.RMAID, TaskStartFailed, fmt.Sprintf("workflow not started after %d attempts (retrying): %s", u.Attempts, cause)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// NextStartAt is when the earliest unstarted opening is due (ok false:
+// none).
+func (s *Store) NextStartAt(ctx context.Context) (time.Time, bool, error) {
+	var at sql.NullTime
+	if err := s.db.QueryRowContext(ctx, `SELECT min(start_next_at) FROM returns WHERE NOT started`).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("next start: %w", err)
+	}
+	return at.Time, at.Valid, nil
 }
 
 // Survey errors.

@@ -154,17 +154,17 @@ func (s *Store) NextNoticeAt(ctx context.Context) (time.Time, bool, error) {
 	return at.Time, at.Valid, nil
 }
 
-// Listen opens a LISTEN on the outbox channel; its Notify channel fires when
-// notices are written.
-func (s *Store) Listen(onProblem func(error)) (*pq.Listener, error) {
+// Listen opens a LISTEN on a channel (OutboxChannel, OpenedChannel); its
+// Notify channel fires when the channel is notified, and after a reconnect.
+func (s *Store) Listen(channel string, onProblem func(error)) (*pq.Listener, error) {
 	l := pq.NewListener(s.url, time.Second, time.Minute, func(_ pq.ListenerEventType, err error) {
 		if err != nil && onProblem != nil {
 			onProblem(err)
 		}
 	})
-	if err := l.Listen(OutboxChannel); err != nil {
+	if err := l.Listen(channel); err != nil {
 		_ = l.Close()
-		return nil, fmt.Errorf("listen %s: %w", OutboxChannel, err)
+		return nil, fmt.Errorf("listen %s: %w", channel, err)
 	}
 	return l, nil
 }
@@ -174,6 +174,7 @@ const (
 	TaskNeedsAttention = "needs_attention"
 	TaskNoticeFailed   = "notice_failed"
 	TaskClaimFailed    = "claim_failed"
+	TaskStartFailed    = "start_failed"
 )
 
 // Task is one thing support must look at.

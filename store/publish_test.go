@@ -75,23 +75,21 @@ func opening(id, key, hash string) Opening {
 		Publication: activities.Publication{Seq: 1, Return: r, Audit: r.Timeline, Notices: []activities.Notification{notice(id, 1, "choose_shipping")}}}
 }
 
-// The create call writes the opening before the workflow starts: it stays
-// invisible, and its notices held, until the start succeeded. The key keeps
-// its return however long Temporal keeps the workflow.
-func TestOpeningIsHiddenUntilStartedAndKeysLast(t *testing.T) {
+// The create call writes the opening and answers; a launcher starts the
+// workflow. The return is visible from the first moment, its notices are
+// held until its workflow runs, and its key keeps it however long Temporal
+// keeps the workflow.
+func TestOpeningsAreQueuedForTheirStartAndKeysLast(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	if err := s.Open(ctx, opening("RMA-K", "key-1", "h1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(ctx, "RMA-K"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("an unstarted return is visible: %v", err)
-	}
-	if items, _, _ := s.List(ctx, Filter{}, 10, ""); len(items) != 0 {
-		t.Fatalf("listed: %+v", items)
+	if r, err := s.Get(ctx, "RMA-K"); err != nil || r.Seq != 1 {
+		t.Fatalf("the opening is the return from the start: %v %+v", err, r)
 	}
 	if items, _ := s.ClaimNotices(ctx, 10, time.Minute); len(items) != 0 {
-		t.Fatalf("a held notice was handed out: %+v", items)
+		t.Fatalf("a notice went out before the workflow started: %+v", items)
 	}
 	if err := s.Open(ctx, opening("RMA-K", "key-1", "h1")); !errors.Is(err, ErrKeyExists) {
 		t.Fatalf("second opening: %v", err)
@@ -100,14 +98,33 @@ func TestOpeningIsHiddenUntilStartedAndKeysLast(t *testing.T) {
 	if err != nil || ex == nil || ex.RMAID != "RMA-K" || ex.RequestHash != "h1" || ex.Started || string(ex.StartInput) == "" {
 		t.Fatalf("lookup: %v %+v", err, ex)
 	}
+	if u, _ := s.Unstarted(ctx, "RMA-K"); u == nil {
+		t.Fatal("not queued for its start")
+	}
+	due, err := s.ClaimUnstarted(ctx, 10, time.Minute)
+	if err != nil || len(due) != 1 || due[0].RMAID != "RMA-K" || due[0].Attempts != 1 {
+		t.Fatalf("claim: %v %+v", err, due)
+	}
+	if again, _ := s.ClaimUnstarted(ctx, 10, time.Minute); len(again) != 0 {
+		t.Fatalf("a leased opening was handed out twice: %+v", again)
+	}
+	if err := s.RetryStart(ctx, due[0], time.Now().Add(-time.Second), "temporal down"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.ClaimUnstarted(ctx, 10, time.Minute); len(again) != 1 || again[0].Attempts != 2 {
+		t.Fatalf("retry: %+v", again)
+	}
 	if err := s.MarkStarted(ctx, "RMA-K"); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := s.Get(ctx, "RMA-K"); err != nil || r.Seq != 1 {
-		t.Fatalf("after start: %v %+v", err, r)
-	}
 	if items, _ := s.ClaimNotices(ctx, 10, time.Minute); len(items) != 1 {
 		t.Fatalf("released notices: %+v", items)
+	}
+	if u, _ := s.Unstarted(ctx, "RMA-K"); u != nil {
+		t.Fatalf("still queued: %+v", u)
+	}
+	if _, ok, _ := s.NextStartAt(ctx); ok {
+		t.Fatal("a started return is still due")
 	}
 	if ex, _ := s.LookupKey(ctx, "key-1"); ex == nil || !ex.Started {
 		t.Fatalf("started: %+v", ex)

@@ -241,7 +241,7 @@ func nonNil(s []string) []string {
 func (s *Store) CustomerHistory(ctx context.Context, customerID, excludeRMA string, since time.Time) (domain.CustomerHistory, error) {
 	var h domain.CustomerHistory
 	err := s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(total_value), 0) FROM returns
-  WHERE customer_id = $1 AND rma_id <> $2 AND created_at >= $3 AND started AND status NOT IN ('ineligible', 'cancelled')`,
+  WHERE customer_id = $1 AND rma_id <> $2 AND created_at >= $3 AND status NOT IN ('ineligible', 'cancelled')`,
 		customerID, excludeRMA, since).Scan(&h.Returns, &h.Value)
 	if err != nil {
 		return h, fmt.Errorf("customer history: %w", err)
@@ -252,7 +252,7 @@ func (s *Store) CustomerHistory(ctx context.Context, customerID, excludeRMA stri
 // Get reads a return's last projected state.
 func (s *Store) Get(ctx context.Context, id string) (domain.Return, error) {
 	var doc []byte
-	err := s.db.QueryRowContext(ctx, `SELECT doc FROM returns WHERE rma_id = $1 AND started`, id).Scan(&doc)
+	err := s.db.QueryRowContext(ctx, `SELECT doc FROM returns WHERE rma_id = $1`, id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Return{}, ErrNotFound
 	}
@@ -296,7 +296,7 @@ func (s *Store) List(ctx context.Context, f Filter, size int, token string) ([]S
 	if size <= 0 || size > 200 {
 		size = 50
 	}
-	where := []string{"r.started"}
+	where := []string{"true"}
 	var args []any
 	add := func(cond string, v any) {
 		args = append(args, v)

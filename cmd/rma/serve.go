@@ -69,15 +69,19 @@ activities finish (up to --drain-timeout).`,
 				Payments: partners.NewPayments(payments),
 				Store:    st, Logger: log.Named("activity"),
 			}
-			// The notice relay runs beside every worker; they share the
-			// outbox with row leases.
+			// The notice relay and a launcher run beside every worker;
+			// they share their queues with row leases.
 			rl := relay.New(st, partners.NewNotifier(notify), log.Named("relay"), relay.DefaultOptions())
-			relayDone := make(chan error, 1)
-			go func() { relayDone <- rl.Run(ctx) }()
+			lc := starter.NewLauncher(starter.New(c, policy, st), st, log.Named("launcher"))
+			done := make(chan error, 2)
+			go func() { done <- rl.Run(ctx) }()
+			go func() { done <- lc.Run(ctx) }()
 			log.Info("worker started", zap.String("temporal", tf.address), zap.String("namespace", tf.namespace))
 			err = worker.Run(ctx, c, acts, wo)
-			if rerr := <-relayDone; rerr != nil && err == nil {
-				err = rerr
+			for i := 0; i < 2; i++ {
+				if rerr := <-done; rerr != nil && err == nil {
+					err = rerr
+				}
 			}
 			return err
 		},
@@ -91,6 +95,7 @@ activities finish (up to --drain-timeout).`,
 	f.IntVar(&wo.MaxConcurrentActivities, "max-activities", wo.MaxConcurrentActivities, "concurrent activities")
 	f.IntVar(&wo.MaxConcurrentWorkflowTasks, "max-workflow-tasks", wo.MaxConcurrentWorkflowTasks, "concurrent workflow tasks")
 	f.DurationVar(&wo.DrainTimeout, "drain-timeout", wo.DrainTimeout, "how long shutdown waits for in-flight activities")
+	f.IntVar(&wo.WorkflowCache, "workflow-cache", wo.WorkflowCache, "open returns kept in memory between tasks (evicted ones replay their short history)")
 	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML (the anomaly check's schedule and rule); env RMA_POLICY")
 	f.StringVar(&db.url, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL read model (env RMA_DATABASE_URL)")
 	return cmd
@@ -144,7 +149,14 @@ is the carrier webhook secret (required).`,
 				return err
 			}
 			defer st.Close()
-			srv := api.New(api.Config{Returns: starter.New(c, policy, st), Store: st, Tokens: tokens, WebhookSecret: []byte(secret), Logger: log,
+			returns := starter.New(c, policy, st)
+			returns.Deferred = true
+			go func() {
+				if err := starter.NewLauncher(returns, st, log.Named("launcher")).Run(ctx); err != nil {
+					log.Error("launcher stopped", zap.Error(err))
+				}
+			}()
+			srv := api.New(api.Config{Returns: returns, Store: st, Tokens: tokens, WebhookSecret: []byte(secret), Logger: log,
 				Ready: func(ctx context.Context) error { _, err := c.CheckHealth(ctx, nil); return err }})
 			return serveUntil(ctx, log, port, srv.Handler())
 		},

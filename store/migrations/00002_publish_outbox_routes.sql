@@ -1,14 +1,19 @@
 -- +goose Up
--- The create call writes a return's opening (seq 1) before it starts the
--- workflow: started stays false until the start succeeded, and reads skip
--- such rows. The idempotency key lives here as long as the return does, so
--- the same key never opens a second return, whatever Temporal's retention.
+-- The create call writes a return's opening (seq 1) and answers; a launcher
+-- starts its workflow (LISTEN rma_opened). started stays false until the
+-- start succeeded, and the return's notices are held until then. The
+-- idempotency key lives here as long as the return does, so the same key
+-- never opens a second return, whatever Temporal's retention.
 ALTER TABLE returns ADD COLUMN started boolean NOT NULL DEFAULT true;
+ALTER TABLE returns ADD COLUMN start_attempts int NOT NULL DEFAULT 0;
+ALTER TABLE returns ADD COLUMN start_next_at timestamptz;
 ALTER TABLE returns ADD COLUMN idempotency_key text UNIQUE;
 ALTER TABLE returns ADD COLUMN request_hash text;
--- The workflow's start input, so a retried create starts exactly the run the
+-- The workflow's start input, so the launcher starts exactly the run the
 -- opening was computed for.
 ALTER TABLE returns ADD COLUMN start_input jsonb;
+-- The launcher's queue: openings whose workflow has not started.
+CREATE INDEX returns_unstarted_idx ON returns (start_next_at) WHERE NOT started;
 
 -- Notices to send, written in the same transaction as the state change that
 -- caused them; the relay delivers them with their keys (LISTEN rma_outbox).
@@ -81,7 +86,10 @@ DROP TABLE tasks;
 DROP TABLE carrier_events;
 DROP TABLE parcels;
 DROP TABLE outbox;
+DROP INDEX returns_unstarted_idx;
 ALTER TABLE returns DROP COLUMN start_input;
+ALTER TABLE returns DROP COLUMN start_next_at;
+ALTER TABLE returns DROP COLUMN start_attempts;
 ALTER TABLE returns DROP COLUMN request_hash;
 ALTER TABLE returns DROP COLUMN idempotency_key;
 ALTER TABLE returns DROP COLUMN started;
