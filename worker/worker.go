@@ -14,19 +14,29 @@ import (
 	"github.com/rma-dev/rma/workflows"
 )
 
-// Options sizes the worker. The defaults fit a 2-core machine: activities are
-// I/O-bound HTTP calls, so more of them than cores is fine, while workflow
-// tasks are CPU-bound replay and gain nothing past the core count.
+// Options sizes the worker. The defaults fit a 2-core machine. Activities are
+// I/O-bound HTTP calls, so more of them than cores is fine; so are workflow
+// tasks, because a return's partner calls and its publication run as local
+// activities inside its workflow task and wait on the network, not the CPU.
 type Options struct {
 	MaxConcurrentActivities    int
 	MaxConcurrentWorkflowTasks int
+	// WorkflowTaskPollers are the long polls open for workflow tasks.
+	WorkflowTaskPollers int
 	// DrainTimeout is how long Stop waits for in-flight activities.
 	DrainTimeout time.Duration
+	// WorkflowCache is how many open returns the worker keeps in memory
+	// between their workflow tasks. A return evicted from it is rebuilt by
+	// replaying its history (tens of events) when it next wakes, so the
+	// cache bounds memory, not correctness: returns wait for days, and a
+	// worker holding every open one would grow without limit. It is
+	// process-wide (the SDK's sticky cache).
+	WorkflowCache int
 }
 
 // DefaultOptions returns the 2-core sizing.
 func DefaultOptions() Options {
-	return Options{MaxConcurrentActivities: 32, MaxConcurrentWorkflowTasks: 4, DrainTimeout: 30 * time.Second}
+	return Options{MaxConcurrentActivities: 32, MaxConcurrentWorkflowTasks: 16, WorkflowTaskPollers: 4, DrainTimeout: 30 * time.Second, WorkflowCache: 2000}
 }
 
 // Run registers everything and polls the task queue until ctx ends, then
@@ -47,9 +57,13 @@ func New(c client.Client, a *activities.Activities, o Options) sdkworker.Worker 
 	if o.MaxConcurrentActivities == 0 {
 		o = DefaultOptions()
 	}
+	if o.WorkflowCache > 0 {
+		sdkworker.SetStickyWorkflowCacheSize(o.WorkflowCache)
+	}
 	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     o.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflowTasks,
+		MaxConcurrentWorkflowTaskPollers:       o.WorkflowTaskPollers,
 		WorkerStopTimeout:                      o.DrainTimeout,
 	})
 	Register(w, a)

@@ -327,6 +327,9 @@ func (r *returnRun) ruleReceive(ReceiveInput) error {
 }
 
 func (r *returnRun) ruleInspection(in InspectionInput) error {
+	if r.stage == stageParcel && !r.parcel.expected() {
+		return refuse(ErrInvalidTransition, "cannot record inspection: return %s has no return label yet", r.in.RMAID)
+	}
 	queued := map[string]bool{}
 	for _, c := range r.inbox {
 		if c.name == UpdateInspection {
@@ -448,8 +451,11 @@ func (r *returnRun) inspectionDeadline() *domain.Deadline {
 func (r *returnRun) applyInspection(ctx workflow.Context, in InspectionInput) error {
 	now := r.now(ctx)
 	if !r.parcel.received {
-		// Inspecting a delivered parcel is receiving it.
+		// Inspecting a parcel is receiving it, scanned or not.
 		r.parcel.received = true
+		if r.parcel.arrivedAt.IsZero() {
+			r.parcel.arrivedAt = now
+		}
 		r.reach(ctx, "received")
 	}
 	var parts []string

@@ -48,7 +48,8 @@ func accepted(s stage) []string {
 	case stageShippingChoice:
 		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote}
 	case stageParcel:
-		return []string{UpdateReceive, UpdateCancel, UpdateNote}
+		// Inspecting a parcel the warehouse holds is receiving it.
+		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote}
 	case stageWarehouse:
 		return []string{UpdateReceive, UpdateInspection, UpdateNote}
 	case stageRepair:
