@@ -6,7 +6,7 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 export GOTOOLCHAIN := local
 
-.PHONY: test lint tools fmt
+.PHONY: test lint tools fmt bench record-histories
 
 # Build first: on a cold cache the embedded Temporal server takes minutes to
 # compile, and the e2e/deploy tests build the rma binary in TestMain, which
@@ -27,6 +27,14 @@ tools:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# The benchmark (docs/benchmarks.md): the micro-benchmarks of the pure hot
+# paths, then the system run against the engine floor. It ends with the
+# summary line. BENCH_QUICK=1 shrinks every count (under two minutes).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./domain/ ./api/
+	$(GO) build -o $(CURDIR)/.bench/rmabench ./cmd/rmabench
+	$(CURDIR)/.bench/rmabench -json $(CURDIR)/.bench/report.json
 
 # Record the histories the replay test replays, from real server runs of
 # every path (e2e/paths_test.go), into workflows/testdata/histories/$(CUT).
