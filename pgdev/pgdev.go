@@ -35,6 +35,14 @@ type Server struct {
 	done chan error
 }
 
+// PID is the postmaster's process ID (its backends are its children).
+func (s *Server) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // FindBinaries returns the directory holding initdb and postgres: PATH
 // first, then /usr/lib/postgresql/*/bin (newest version first).
 func FindBinaries() (string, error) { return findBinaries("/usr/lib/postgresql/*/bin") }

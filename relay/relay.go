@@ -91,15 +91,24 @@ func (r *Relay) Drain(ctx context.Context) error {
 		if len(items) == 0 {
 			return nil
 		}
+		var delivered []int64
 		for _, it := range items {
-			if err := r.deliver(ctx, it); err != nil {
+			ok, err := r.deliver(ctx, it)
+			if err != nil {
 				return err
 			}
+			if ok {
+				delivered = append(delivered, it.ID)
+			}
+		}
+		if err := r.st.NoticesDelivered(ctx, delivered); err != nil {
+			return err
 		}
 	}
 }
 
-func (r *Relay) deliver(ctx context.Context, it store.OutboxItem) error {
+// deliver sends one notice; ok reports it delivered (marked with its batch).
+func (r *Relay) deliver(ctx context.Context, it store.OutboxItem) (bool, error) {
 	n := it.Notice
 	log := r.log.With(zap.String("rma_id", n.RMAID), zap.String("key", n.Key), zap.String("to", n.To), zap.String("template", n.Template), zap.Int("attempt", it.Attempts))
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -107,22 +116,22 @@ func (r *Relay) deliver(ctx context.Context, it store.OutboxItem) error {
 	cancel()
 	if err == nil {
 		log.Info("notice delivered")
-		return r.st.NoticeDelivered(ctx, it.ID)
+		return true, nil
 	}
 	var rej *activities.RejectedError
 	if errors.As(err, &rej) {
 		log.Error("notice refused by the notifier; support task opened", zap.Error(err))
-		return r.st.NoticeFailed(ctx, it, err.Error())
+		return false, r.st.NoticeFailed(ctx, it, err.Error())
 	}
 	backoff := min(time.Duration(1<<min(it.Attempts, 20))*time.Second, r.o.MaxBackoff)
 	log.Warn("notice delivery failed; will retry", zap.Duration("in", backoff), zap.Error(err))
 	if r.now().Sub(it.CreatedAt) > r.o.StuckAfter {
 		if err := r.st.NoticeStuck(ctx, it, err.Error()); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := r.st.NoticeRetry(ctx, it.ID, r.now().Add(backoff), err.Error()); err != nil {
-		return fmt.Errorf("reschedule: %w", err)
+		return false, fmt.Errorf("reschedule: %w", err)
 	}
-	return nil
+	return false, nil
 }

@@ -19,7 +19,7 @@ import (
 // booked is either routed by the webhook or handed back to the label step,
 // never neither.
 
-func lockTracking(ctx context.Context, tx *sql.Tx, tracking string) error {
+func lockTracking(ctx context.Context, tx tx, tracking string) error {
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('parcel:' || $1))`, tracking); err != nil {
 		return fmt.Errorf("lock parcel %s: %w", tracking, err)
 	}
@@ -28,7 +28,7 @@ func lockTracking(ctx context.Context, tx *sql.Tx, tracking string) error {
 
 // RouteParcel implements activities.Store.
 func (s *Store) RouteParcel(ctx context.Context, p activities.Parcel) ([]activities.TrackingEvent, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
@@ -114,7 +114,7 @@ type Route struct {
 // delivery, exceptions, and a bounded number per return): a carrier's stream
 // of in-transit scans would otherwise cost a billable signal each.
 func (s *Store) AcceptCarrierEvent(ctx context.Context, ev activities.TrackingEvent) (Route, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return Route{}, fmt.Errorf("begin: %w", err)
 	}
@@ -187,7 +187,7 @@ func (s *Store) AcceptCarrierEvent(ctx context.Context, ev activities.TrackingEv
 
 // EventSignalled records that the return's workflow has the event.
 func (s *Store) EventSignalled(ctx context.Context, eventID string) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE carrier_events SET routed_at = now(), signalled = true WHERE event_id = $1`, eventID); err != nil {
+	if _, err := s.exec(ctx, `UPDATE carrier_events SET routed_at = now(), signalled = true WHERE event_id = $1`, eventID); err != nil {
 		return fmt.Errorf("mark event %s: %w", eventID, err)
 	}
 	return nil
@@ -197,7 +197,7 @@ func (s *Store) EventSignalled(ctx context.Context, eventID string) error {
 // (a replacement delivered after the exchange completed): the read model is
 // the only writer left, so it notes the event on the view and the audit.
 func (s *Store) RecordLateEvent(ctx context.Context, rmaID string, ev activities.TrackingEvent) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -257,7 +257,7 @@ type StoredEvent struct {
 // UnroutedEvents lists events of parcels no return owns, newest first: for
 // support, who decide whether a carrier mislabelled something.
 func (s *Store) UnroutedEvents(ctx context.Context, limit int) ([]StoredEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT event_id, tracking_number, type, occurred_at, detail, received_at
+	rows, err := s.query(ctx, `SELECT event_id, tracking_number, type, occurred_at, detail, received_at
   FROM carrier_events WHERE rma_id IS NULL ORDER BY received_at DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("unrouted events: %w", err)

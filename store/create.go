@@ -40,7 +40,7 @@ var ErrKeyExists = errors.New("idempotency key already used")
 func (s *Store) LookupKey(ctx context.Context, key string) (*Existing, error) {
 	var e Existing
 	var input []byte
-	err := s.db.QueryRowContext(ctx, `SELECT rma_id, coalesce(request_hash, ''), started, coalesce(start_input, 'null')
+	err := s.queryRow(ctx, `SELECT rma_id, coalesce(request_hash, ''), started, coalesce(start_input, 'null')
   FROM returns WHERE idempotency_key = $1`, key).Scan(&e.RMAID, &e.RequestHash, &e.Started, &input)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -57,7 +57,7 @@ func (s *Store) LookupKey(ctx context.Context, key string) (*Existing, error) {
 func (s *Store) Unstarted(ctx context.Context, id string) (*Existing, error) {
 	var e Existing
 	var input []byte
-	err := s.db.QueryRowContext(ctx, `SELECT rma_id, coalesce(request_hash, ''), started, coalesce(start_input, 'null')
+	err := s.queryRow(ctx, `SELECT rma_id, coalesce(request_hash, ''), started, coalesce(start_input, 'null')
   FROM returns WHERE rma_id = $1 AND NOT started`, id).Scan(&e.RMAID, &e.RequestHash, &e.Started, &input)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -75,7 +75,7 @@ func (s *Store) Unstarted(ctx context.Context, id string) (*Existing, error) {
 // concurrent create with the same key loses the race here and gets
 // ErrKeyExists.
 func (s *Store) Open(ctx context.Context, o Opening) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -133,7 +133,7 @@ func (s *Store) Open(ctx context.Context, o Opening) error {
 // MarkStarted makes an opened return visible and releases its notices, once
 // its workflow runs.
 func (s *Store) MarkStarted(ctx context.Context, rmaID string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -168,7 +168,7 @@ type Unstarted struct {
 // keeps other launchers off them, and lets another take over if this one
 // dies. Each claim counts an attempt.
 func (s *Store) ClaimUnstarted(ctx context.Context, n int, lease time.Duration) ([]Unstarted, error) {
-	rows, err := s.db.QueryContext(ctx, `UPDATE returns SET start_attempts = start_attempts + 1, start_next_at = now() + $2 * interval '1 millisecond'
+	rows, err := s.query(ctx, `UPDATE returns SET start_attempts = start_attempts + 1, start_next_at = now() + $2 * interval '1 millisecond'
   WHERE rma_id IN (SELECT rma_id FROM returns WHERE NOT started AND start_next_at <= now() ORDER BY start_next_at LIMIT $1 FOR UPDATE SKIP LOCKED)
   RETURNING rma_id, coalesce(start_input, 'null'), start_attempts`, n, lease.Milliseconds())
 	if err != nil {
@@ -191,7 +191,7 @@ func (s *Store) ClaimUnstarted(ctx context.Context, n int, lease time.Duration) 
 // RetryStart schedules another start attempt; after many it also opens a
 // task for support.
 func (s *Store) RetryStart(ctx context.Context, u Unstarted, at time.Time, cause string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -211,7 +211,7 @@ func (s *Store) RetryStart(ctx context.Context, u Unstarted, at time.Time, cause
 // none).
 func (s *Store) NextStartAt(ctx context.Context) (time.Time, bool, error) {
 	var at sql.NullTime
-	if err := s.db.QueryRowContext(ctx, `SELECT min(start_next_at) FROM returns WHERE NOT started`).Scan(&at); err != nil {
+	if err := s.queryRow(ctx, `SELECT min(start_next_at) FROM returns WHERE NOT started`).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next start: %w", err)
 	}
 	return at.Time, at.Valid, nil
@@ -239,7 +239,7 @@ func (e *SurveyRefusal) Unwrap() error { return e.Why }
 // survey window. The workflow has ended by then, so the read model is the
 // only writer left; the audit gets the entry too.
 func (s *Store) AnswerSurvey(ctx context.Context, id string, sv domain.Survey, actor string, now time.Time) (domain.Return, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return domain.Return{}, fmt.Errorf("begin: %w", err)
 	}
@@ -290,7 +290,7 @@ func (s *Store) AnswerSurvey(ctx context.Context, id string, sv domain.Survey, a
 
 // appendAudit adds one entry after the last (the return's workflow has
 // ended, so nothing else numbers its entries).
-func appendAudit(ctx context.Context, tx *sql.Tx, rmaID string, e domain.TimelineEntry) error {
+func appendAudit(ctx context.Context, tx tx, rmaID string, e domain.TimelineEntry) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (rma_id, entry_no, at, actor, command, detail)
   SELECT $1, coalesce(max(entry_no), -1) + 1, $2, $3, $4, $5 FROM audit WHERE rma_id = $1`, rmaID, e.At, e.Actor, e.Type, e.Detail); err != nil {
 		return fmt.Errorf("append audit entry: %w", err)

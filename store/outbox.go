@@ -11,7 +11,6 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/rma-dev/rma/activities"
-	"github.com/rma-dev/rma/domain"
 )
 
 // OutboxChannel is the PostgreSQL NOTIFY channel that wakes the relay when
@@ -21,7 +20,7 @@ const OutboxChannel = "rma_outbox"
 // enqueue inserts notices; a key already in the outbox is skipped, so a
 // retried write never sends twice. held keeps them back until the return's
 // workflow has started. It reports whether anything was added.
-func enqueue(ctx context.Context, tx *sql.Tx, notices []activities.Notification, held bool) (bool, error) {
+func enqueue(ctx context.Context, tx tx, notices []activities.Notification, held bool) (bool, error) {
 	added := false
 	for _, n := range notices {
 		b, err := json.Marshal(n)
@@ -42,7 +41,7 @@ func enqueue(ctx context.Context, tx *sql.Tx, notices []activities.Notification,
 // Enqueue implements activities.Store: notices outside a publication (the
 // anomaly check's alerts).
 func (s *Store) Enqueue(ctx context.Context, notices []activities.Notification) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -71,7 +70,7 @@ type OutboxItem struct {
 // lease (lease long) keeps other relays (one per worker) off them; a relay
 // that dies mid-delivery lets the lease run out and another takes over.
 func (s *Store) ClaimNotices(ctx context.Context, n int, lease time.Duration) ([]OutboxItem, error) {
-	rows, err := s.db.QueryContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
+	rows, err := s.query(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
   WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND NOT held AND next_attempt_at <= now()
                ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
   RETURNING id, notice, attempts, created_at`, n, lease.Milliseconds())
@@ -96,17 +95,20 @@ func (s *Store) ClaimNotices(ctx context.Context, n int, lease time.Duration) ([
 	return out, rows.Err()
 }
 
-// NoticeDelivered marks a notice sent.
-func (s *Store) NoticeDelivered(ctx context.Context, id int64) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE id = $1`, id); err != nil {
-		return fmt.Errorf("mark notice %d delivered: %w", id, err)
+// NoticesDelivered marks notices sent, in one statement.
+func (s *Store) NoticesDelivered(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.exec(ctx, `UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE id = ANY($1)`, pq.Array(ids)); err != nil {
+		return fmt.Errorf("mark %d notice(s) delivered: %w", len(ids), err)
 	}
 	return nil
 }
 
 // NoticeRetry schedules the next attempt after a failure that may pass.
 func (s *Store) NoticeRetry(ctx context.Context, id int64, at time.Time, cause string) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1`, id, at, cause); err != nil {
+	if _, err := s.exec(ctx, `UPDATE outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1`, id, at, cause); err != nil {
 		return fmt.Errorf("reschedule notice %d: %w", id, err)
 	}
 	return nil
@@ -115,7 +117,7 @@ func (s *Store) NoticeRetry(ctx context.Context, id int64, at time.Time, cause s
 // NoticeFailed gives a notice up (the notifier refused it) and opens a task
 // for support.
 func (s *Store) NoticeFailed(ctx context.Context, it OutboxItem, cause string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -133,7 +135,7 @@ func (s *Store) NoticeFailed(ctx context.Context, it OutboxItem, cause string) e
 // NoticeStuck opens a task for a notice that still fails after a long time
 // of retries (it keeps retrying).
 func (s *Store) NoticeStuck(ctx context.Context, it OutboxItem, cause string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -148,7 +150,7 @@ func (s *Store) NoticeStuck(ctx context.Context, it OutboxItem, cause string) er
 // NextNoticeAt is when the earliest pending notice is due (ok false: none).
 func (s *Store) NextNoticeAt(ctx context.Context) (time.Time, bool, error) {
 	var at sql.NullTime
-	if err := s.db.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND NOT held`).Scan(&at); err != nil {
+	if err := s.queryRow(ctx, `SELECT min(next_attempt_at) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND NOT held`).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next notice: %w", err)
 	}
 	return at.Time, at.Valid, nil
@@ -187,29 +189,10 @@ type Task struct {
 	ClosedAt *time.Time `json:"closed_at,omitempty"`
 }
 
-func openTask(ctx context.Context, tx *sql.Tx, key, rmaID, kind, detail string) error {
+func openTask(ctx context.Context, tx tx, key, rmaID, kind, detail string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (key, rma_id, kind, detail) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING`,
 		key, rmaID, kind, detail); err != nil {
 		return fmt.Errorf("open task %s: %w", key, err)
-	}
-	return nil
-}
-
-// syncAttentionTask keeps one open task per needs_attention episode of a
-// return, and closes it when the return moves on; a carrier claim that could
-// not be filed is a task too.
-func syncAttentionTask(ctx context.Context, tx *sql.Tx, r domain.Return) error {
-	if r.ClaimError != "" {
-		if err := openTask(ctx, tx, r.ID+"/claim", r.ID, TaskClaimFailed, "carrier claim for "+r.TrackingNumber+" not filed: "+r.ClaimError); err != nil {
-			return err
-		}
-	}
-	if r.Attention != nil {
-		detail := r.Attention.Step + ": " + r.Attention.Error
-		return openTask(ctx, tx, fmt.Sprintf("%s/attention/%d", r.ID, r.Attention.Since.UnixNano()), r.ID, TaskNeedsAttention, detail)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE tasks SET closed_at = now() WHERE rma_id = $1 AND kind = $2 AND closed_at IS NULL`, r.ID, TaskNeedsAttention); err != nil {
-		return fmt.Errorf("close attention task: %w", err)
 	}
 	return nil
 }
@@ -220,7 +203,7 @@ func (s *Store) Tasks(ctx context.Context, all bool, limit int) ([]Task, error) 
 	if !all {
 		q += ` WHERE closed_at IS NULL`
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY opened_at LIMIT $1`, limit)
+	rows, err := s.query(ctx, q+` ORDER BY opened_at LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: %w", err)
 	}

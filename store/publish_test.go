@@ -323,7 +323,7 @@ func TestOutboxQueue(t *testing.T) {
 	if again, _ := s.ClaimNotices(ctx, 10, time.Minute); len(again) != 0 {
 		t.Fatalf("leased notices handed out twice: %d", len(again))
 	}
-	if err := s.NoticeDelivered(ctx, items[0].ID); err != nil {
+	if err := s.NoticesDelivered(ctx, []int64{items[0].ID}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.NoticeRetry(ctx, items[1].ID, time.Now().Add(-time.Second), "timeout"); err != nil {

@@ -21,7 +21,6 @@ import (
 	"github.com/lib/pq"
 	"github.com/pressly/goose/v3"
 
-	"github.com/rma-dev/rma/activities"
 	"github.com/rma-dev/rma/domain"
 )
 
@@ -33,8 +32,9 @@ var ErrNotFound = errors.New("return not found in the read model")
 
 // Store is the read model.
 type Store struct {
-	db  *sql.DB
-	url string // for the relay's LISTEN connection
+	db   *sql.DB
+	url  string // for the relay's LISTEN connection
+	prep prepared
 }
 
 // Open connects and checks the connection.
@@ -43,7 +43,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// Keep every connection open: database/sql keeps two idle by default,
+	// and under load the rest were closed and reopened all the time, each
+	// a new PostgreSQL backend (a fork, authentication, cold caches and
+	// re-prepared statements). That churn was most of the read model's CPU.
 	db.SetMaxOpenConns(10)
+	db.SetMaxIdleConns(10)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
@@ -52,7 +58,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 // Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.prep.close()
+	return s.db.Close()
+}
 
 // DB exposes the pool for tests and reports.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -85,53 +94,9 @@ func ts(m map[string]time.Time, k string) any {
 	return nil
 }
 
-// Publish writes one publication of a return's workflow in one transaction:
-// the view, its lines and money movements, the new audit entries, the
-// notices (into the outbox) and the support tasks. It is idempotent: a
-// publication older than the stored one changes nothing, so a late retry
-// never overwrites a newer view; audit entries and notices are keyed, so
-// nothing is written twice.
-func (s *Store) Publish(ctx context.Context, p activities.Publication) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	fresh, err := writeView(ctx, tx, p.Seq, p.Return, true)
-	if err != nil || !fresh {
-		return err
-	}
-	if err := writeAudit(ctx, tx, p.Return.ID, p.AuditFrom, p.Audit); err != nil {
-		return err
-	}
-	notify, err := enqueue(ctx, tx, p.Notices, false)
-	if err != nil {
-		return err
-	}
-	// A running workflow has started, whatever the create call managed to
-	// record: release the notices held for it.
-	if res, err := tx.ExecContext(ctx, `UPDATE outbox SET held = false WHERE rma_id = $1 AND held`, p.Return.ID); err != nil {
-		return fmt.Errorf("release notices: %w", err)
-	} else if n, _ := res.RowsAffected(); n > 0 {
-		notify = true
-	}
-	if err := syncAttentionTask(ctx, tx, p.Return); err != nil {
-		return err
-	}
-	if notify {
-		if _, err := tx.ExecContext(ctx, `NOTIFY `+OutboxChannel); err != nil {
-			return fmt.Errorf("notify relay: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit publication: %w", err)
-	}
-	return nil
-}
-
 // writeView upserts the return row (newer seq only) and, when it was newer,
 // its lines and money movements. started marks a running workflow.
-func writeView(ctx context.Context, tx *sql.Tx, seq int64, r domain.Return, started bool) (bool, error) {
+func writeView(ctx context.Context, tx tx, seq int64, r domain.Return, started bool) (bool, error) {
 	r.Seq = seq
 	doc, err := json.Marshal(r)
 	if err != nil {
@@ -169,7 +134,7 @@ ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, status = EXCLUDED.status,
   review_requested_at = EXCLUDED.review_requested_at, approved_at = EXCLUDED.approved_at, label_at = EXCLUDED.label_at,
   picked_up_at = EXCLUDED.picked_up_at, delivered_at = EXCLUDED.delivered_at, received_at = EXCLUDED.received_at,
   inspected_at = EXCLUDED.inspected_at, refunded_at = EXCLUDED.refunded_at, replacement_shipped_at = EXCLUDED.replacement_shipped_at,
-  resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at, doc = EXCLUDED.doc, started = returns.started OR EXCLUDED.started
+  resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at, doc = EXCLUDED.doc
 WHERE returns.seq <= EXCLUDED.seq`,
 		r.ID, seq, r.OrderID, r.Customer.ID, r.Kind, r.Status, r.Channel, r.Customer.Tier, r.RefundTotal.Currency, total,
 		r.RefundTotal.Amount, r.FeesTotal.Amount, waiting, dlKind, dlAt, r.TrackingNumber, r.ReplacementTrackingNumber,
@@ -219,7 +184,7 @@ WHERE returns.seq <= EXCLUDED.seq`,
 }
 
 // writeAudit appends timeline entries from entry number from on.
-func writeAudit(ctx context.Context, tx *sql.Tx, rmaID string, from int, entries []domain.TimelineEntry) error {
+func writeAudit(ctx context.Context, tx tx, rmaID string, from int, entries []domain.TimelineEntry) error {
 	for i, e := range entries {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (rma_id, entry_no, at, actor, command, detail) VALUES ($1,$2,$3,$4,$5,$6)
   ON CONFLICT (rma_id, entry_no) DO NOTHING`, rmaID, from+i, e.At, e.Actor, e.Type, e.Detail); err != nil {
@@ -240,7 +205,7 @@ func nonNil(s []string) []string {
 // abuse limits; ineligible and cancelled returns do not count.
 func (s *Store) CustomerHistory(ctx context.Context, customerID, excludeRMA string, since time.Time) (domain.CustomerHistory, error) {
 	var h domain.CustomerHistory
-	err := s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(total_value), 0) FROM returns
+	err := s.queryRow(ctx, `SELECT count(*), coalesce(sum(total_value), 0) FROM returns
   WHERE customer_id = $1 AND rma_id <> $2 AND created_at >= $3 AND status NOT IN ('ineligible', 'cancelled')`,
 		customerID, excludeRMA, since).Scan(&h.Returns, &h.Value)
 	if err != nil {
@@ -252,7 +217,7 @@ func (s *Store) CustomerHistory(ctx context.Context, customerID, excludeRMA stri
 // Get reads a return's last projected state.
 func (s *Store) Get(ctx context.Context, id string) (domain.Return, error) {
 	var doc []byte
-	err := s.db.QueryRowContext(ctx, `SELECT doc FROM returns WHERE rma_id = $1`, id).Scan(&doc)
+	err := s.queryRow(ctx, `SELECT doc FROM returns WHERE rma_id = $1`, id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Return{}, ErrNotFound
 	}
@@ -327,7 +292,7 @@ func (s *Store) List(ctx context.Context, f Filter, size int, token string) ([]S
 		where = append(where, fmt.Sprintf("(r.created_at, r.rma_id) < ($%d, $%d)", len(args)-1, len(args)))
 	}
 	args = append(args, size+1)
-	rows, err := s.db.QueryContext(ctx, `SELECT r.rma_id, r.status, r.order_id, r.customer_id, r.kind, r.deadline_at, r.created_at, r.updated_at, r.refund_total,
+	rows, err := s.query(ctx, `SELECT r.rma_id, r.status, r.order_id, r.customer_id, r.kind, r.deadline_at, r.created_at, r.updated_at, r.refund_total,
   ARRAY(SELECT DISTINCT l.sku FROM return_lines l WHERE l.rma_id = r.rma_id ORDER BY 1)
   FROM returns r WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY r.created_at DESC, r.rma_id DESC LIMIT $%d`, len(args)), args...)
 	if err != nil {
