@@ -58,6 +58,8 @@ type Report struct {
 	Concurrency, Throughput    int
 	ReturnsPerSec, FloorPerSec float64
 	Ratio                      float64
+	// CPUStandard and CPUFloor are milliseconds of CPU per run, by part.
+	CPUStandard, CPUFloor      CPU
 	Standard, Exchange, Manual Cost
 	Latency                    map[string]Latency
 	Open, Complete             int
@@ -116,14 +118,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	say("throughput: %d standard returns, then %d floor runs, %d at a time", n.Throughput, n.Throughput, n.Concurrency)
+	c0 := s.cpu()
 	std, err := d.many(ctx, n.Throughput, n.Concurrency, d.standard)
 	if err != nil {
 		return rep, err
 	}
+	c1 := s.cpu()
 	floor, err := d.many(ctx, n.Throughput, n.Concurrency, d.floor)
 	if err != nil {
 		return rep, err
 	}
+	rep.CPUStandard, rep.CPUFloor = c1.minus(c0).per(n.Throughput), s.cpu().minus(c1).per(n.Throughput)
 	rep.ReturnsPerSec, rep.FloorPerSec = float64(n.Throughput)/std.Seconds(), float64(n.Throughput)/floor.Seconds()
 	rep.Ratio = rep.ReturnsPerSec / rep.FloorPerSec
 
@@ -281,6 +286,9 @@ func (d *driver) labelled(ctx context.Context) (string, string, error) {
 		return id, "", err
 	}
 	tracking, _ := out["tracking_number"].(string)
+	if tracking == "" {
+		return id, "", fmt.Errorf("%s: no tracking number after the shipping choice", id)
+	}
 	return id, tracking, nil
 }
 
@@ -307,6 +315,11 @@ func (d *driver) finish(ctx context.Context, id string) error {
 		return err
 	}
 	tracking, _ := out["tracking_number"].(string)
+	return d.deliver(ctx, id, tracking)
+}
+
+// deliver scans the parcel picked up and delivered, and inspects it.
+func (d *driver) deliver(ctx context.Context, id, tracking string) error {
 	for _, typ := range []string{"picked_up", "delivered"} {
 		if err := d.scan(ctx, tracking, typ); err != nil {
 			return err
@@ -316,7 +329,7 @@ func (d *driver) finish(ctx context.Context, id string) error {
 		}
 	}
 	// The warehouse inspects what it holds (that is its receipt).
-	out, _, err = d.call(ctx, "POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
+	out, _, err := d.call(ctx, "POST", "/v1/returns/"+id+"/inspection", map[string]any{"items": []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "restock"}}}, 200)
 	if err != nil {
 		return err
 	}
@@ -329,11 +342,11 @@ func (d *driver) finish(ctx context.Context, id string) error {
 // standard is request → auto-approve → pickup → picked up → delivered →
 // inspect → refund, through the API.
 func (d *driver) standard(ctx context.Context, _ int) (string, error) {
-	id, _, err := d.labelled(ctx)
+	id, tracking, err := d.labelled(ctx)
 	if err != nil {
 		return id, err
 	}
-	return id, d.finish(ctx, id)
+	return id, d.deliver(ctx, id, tracking)
 }
 
 // exchange is the standard path for an exchange from stock.
@@ -462,6 +475,15 @@ func (d *driver) latency(ctx context.Context, n counts, rep *Report) error {
 	}); err != nil {
 		return err
 	}
+	// Support answers hours later in real life: let every workflow start
+	// and settle first.
+	for _, cl := range ids {
+		for _, id := range cl {
+			if err := d.waitIdle(ctx, workflows.WorkflowID(id)); err != nil {
+				return err
+			}
+		}
+	}
 	if err := phase("approve", func(c, i int) (time.Duration, error) {
 		_, took, err := d.call(ctx, "POST", "/v1/returns/"+ids[c][i]+"/approve", map[string]any{"note": "ok"}, 200)
 		return took, err
@@ -535,6 +557,13 @@ func Print(w io.Writer, r Report) {
 	}
 	fmt.Fprintf(w, "run: %s\n", mode)
 	fmt.Fprintf(w, "throughput at %d concurrent: %.1f returns/s, floor %.1f runs/s, ratio %.2f (%d of each)\n", r.Concurrency, r.ReturnsPerSec, r.FloorPerSec, r.Ratio, r.Throughput)
+	for _, c := range []struct {
+		name string
+		c    CPU
+	}{{"standard return", r.CPUStandard}, {"floor run", r.CPUFloor}} {
+		fmt.Fprintf(w, "CPU per %s: %.1f ms (server %.1f, worker %.1f, driver with API and simulators %.1f, PostgreSQL %.1f)\n",
+			c.name, c.c.Total(), c.c.Server, c.c.Worker, c.c.Driver, c.c.Postgres)
+	}
 	for _, c := range []struct {
 		name string
 		c    Cost

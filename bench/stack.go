@@ -100,7 +100,7 @@ func runWorker(ctx context.Context, log *zap.Logger) error {
 	}
 	defer w.Stop()
 	// The floor runs in this process too, on the same server.
-	fw := sdkworker.New(c, FloorTaskQueue, sdkworker.Options{MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflowTasks})
+	fw := sdkworker.New(c, FloorTaskQueue, sdkworker.Options{MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflowTasks, MaxConcurrentWorkflowTaskPollers: o.WorkflowTaskPollers})
 	fw.RegisterWorkflowWithOptions(Floor, workflow.RegisterOptions{Name: FloorWorkflowType})
 	fw.RegisterActivity(Noop)
 	if err := fw.Start(); err != nil {
