@@ -508,6 +508,13 @@ func (d *driver) latency(ctx context.Context, n counts, rep *Report) error {
 	}); err != nil {
 		return err
 	}
+	for _, cl := range fids {
+		for _, id := range cl {
+			if err := d.waitIdle(ctx, id); err != nil {
+				return err
+			}
+		}
+	}
 	if err := phase("floor update", func(c, i int) (time.Duration, error) {
 		start := time.Now()
 		h, err := d.s.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: fids[c][i], UpdateName: FloorUpdate, WaitForStage: client.WorkflowUpdateStageCompleted})

@@ -36,7 +36,7 @@ type Options struct {
 
 // DefaultOptions returns the 2-core sizing.
 func DefaultOptions() Options {
-	return Options{MaxConcurrentActivities: 32, MaxConcurrentWorkflowTasks: 16, WorkflowTaskPollers: 16, DrainTimeout: 30 * time.Second, WorkflowCache: 2000}
+	return Options{MaxConcurrentActivities: 32, MaxConcurrentWorkflowTasks: 16, WorkflowTaskPollers: 16, DrainTimeout: 30 * time.Second, WorkflowCache: 1000}
 }
 
 // Run registers everything and polls the task queue until ctx ends, then

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/bench"
+	"github.com/rma-dev/rma/worker"
 )
 
 func main() {
@@ -34,7 +35,7 @@ func main() {
 		return
 	}
 	out := flag.String("json", "", "also write the report as JSON to this file")
-	cache := flag.Int("workflow-cache", 2000, "the worker's workflow cache (open returns kept in memory)")
+	cache := flag.Int("workflow-cache", worker.DefaultOptions().WorkflowCache, "the worker's workflow cache (open returns kept in memory)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "rma-bench")
 	if err != nil {
