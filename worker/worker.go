@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/activities"
@@ -32,6 +33,16 @@ type Options struct {
 	// worker holding every open one would grow without limit. It is
 	// process-wide (the SDK's sticky cache).
 	WorkflowCache int
+	// DeploymentName, when set, turns on Temporal's worker deployment
+	// versioning: the worker polls as version BuildID of that deployment,
+	// and a new build takes work only once it is made current (or ramped)
+	// with `temporal worker deployment set-current-version`. Returns
+	// default to auto-upgrade: their changes are GetVersion-guarded and
+	// replay-tested, so a running return moves to the new build at its next
+	// task instead of pinning an old build for weeks.
+	DeploymentName string
+	// BuildID identifies this build within the deployment (the git commit).
+	BuildID string
 }
 
 // DefaultOptions returns the 2-core sizing.
@@ -60,14 +71,26 @@ func New(c client.Client, a *activities.Activities, o Options) sdkworker.Worker 
 	if o.WorkflowCache > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(o.WorkflowCache)
 	}
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
+	w := sdkworker.New(c, workflows.TaskQueue, sdkOptions(o))
+	Register(w, a)
+	return w
+}
+
+func sdkOptions(o Options) sdkworker.Options {
+	so := sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     o.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflowTasks,
 		MaxConcurrentWorkflowTaskPollers:       o.WorkflowTaskPollers,
 		WorkerStopTimeout:                      o.DrainTimeout,
-	})
-	Register(w, a)
-	return w
+	}
+	if o.DeploymentName != "" {
+		so.DeploymentOptions = sdkworker.DeploymentOptions{
+			UseVersioning:             true,
+			Version:                   sdkworker.WorkerDeploymentVersion{DeploymentName: o.DeploymentName, BuildID: o.BuildID},
+			DefaultVersioningBehavior: workflow.VersioningBehaviorAutoUpgrade,
+		}
+	}
+	return so
 }
 
 // Logger adapts zap to the SDK's logger so workflow and activity logs share

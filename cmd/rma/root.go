@@ -44,13 +44,11 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the rma version and build",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rev := "unknown"
+			rev := buildRevision()
+			if rev == "" {
+				rev = "unknown"
+			}
 			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
-						rev = s.Value
-					}
-				}
 				fmt.Fprintf(cmd.OutOrStdout(), "rma %s (%s, %s)\n", version, rev, bi.GoVersion)
 				return nil
 			}
@@ -127,4 +125,19 @@ func printPolicy(w io.Writer, p domain.Policy, output string) error {
 	default:
 		return fmt.Errorf("unknown output %q: use yaml or json", output)
 	}
+}
+
+// buildRevision is the git commit the binary was built from ("" when the
+// build carries none, as under go run outside a checkout).
+func buildRevision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			return s.Value
+		}
+	}
+	return ""
 }

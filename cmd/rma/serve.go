@@ -37,13 +37,21 @@ func newWorkerCmd() *cobra.Command {
 to the notifications service. It is stateless: run as many as you need.
 Partner services are reached at the RMA_*_URL addresses (the simulators of
 "rma sim" by default). On SIGTERM it stops polling and lets in-flight
-activities finish (up to --drain-timeout).`,
+activities finish (up to --drain-timeout).
+
+With --deployment-name (env RMA_DEPLOYMENT_NAME) it joins Temporal's worker
+deployment versioning as build --build-id (env RMA_BUILD_ID; default: the git
+commit it was built from). A new build takes returns once it is made current
+or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(false)
 			defer func() { _ = log.Sync() }()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if wo.DeploymentName != "" && wo.BuildID == "" {
+				return errors.New("--deployment-name needs a build ID: pass --build-id or set RMA_BUILD_ID (this binary carries no git commit)")
+			}
 			if db.url == "" {
 				return errors.New("the worker needs the read model: pass --database-url or set RMA_DATABASE_URL (run rma migrate first)")
 			}
@@ -96,6 +104,8 @@ activities finish (up to --drain-timeout).`,
 	f.IntVar(&wo.MaxConcurrentWorkflowTasks, "max-workflow-tasks", wo.MaxConcurrentWorkflowTasks, "concurrent workflow tasks")
 	f.DurationVar(&wo.DrainTimeout, "drain-timeout", wo.DrainTimeout, "how long shutdown waits for in-flight activities")
 	f.IntVar(&wo.WorkflowCache, "workflow-cache", wo.WorkflowCache, "open returns kept in memory between tasks (evicted ones replay their short history)")
+	f.StringVar(&wo.DeploymentName, "deployment-name", os.Getenv("RMA_DEPLOYMENT_NAME"), "worker deployment to join with versioning on (env RMA_DEPLOYMENT_NAME; empty: unversioned)")
+	f.StringVar(&wo.BuildID, "build-id", envOr("RMA_BUILD_ID", buildRevision()), "this build's ID in the deployment (env RMA_BUILD_ID; default: the git commit)")
 	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML (the anomaly check's schedule and rule); env RMA_POLICY")
 	f.StringVar(&db.url, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL read model (env RMA_DATABASE_URL)")
 	return cmd
