@@ -26,7 +26,7 @@ type Config struct {
 	Dir string
 	// Quick shrinks every count for a run under two minutes.
 	Quick bool
-	// Workers is the worker's workflow cache (open returns kept in memory).
+	// WorkflowCache is the worker's workflow cache (open returns kept in memory).
 	WorkflowCache int
 	Log           *zap.Logger
 	Progress      io.Writer
@@ -496,6 +496,42 @@ func (d *driver) latency(ctx context.Context, n counts, rep *Report) error {
 	}); err != nil {
 		return err
 	}
+	// A scan is answered 202 before the workflow applies it; the lag is how
+	// long until the caller's GET shows it (the only read that is not
+	// read-your-writes). The shipping choice before it is an update that
+	// books a label, measured too.
+	tracking := make([][]string, n.Clients)
+	if err := phase("shipping choice", func(c, i int) (time.Duration, error) {
+		out, took, err := d.call(ctx, "POST", "/v1/returns/"+ids[c][i]+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
+		if err == nil {
+			tn, _ := out["tracking_number"].(string)
+			tracking[c] = append(tracking[c], tn)
+		}
+		return took, err
+	}); err != nil {
+		return err
+	}
+	if err := phase("scan visible", func(c, i int) (time.Duration, error) {
+		start := time.Now()
+		if err := d.scan(ctx, tracking[c][i], "picked_up"); err != nil {
+			return 0, err
+		}
+		for {
+			out, _, err := d.call(ctx, "GET", "/v1/returns/"+ids[c][i], nil, 200)
+			if err != nil {
+				return 0, err
+			}
+			if out["status"] == string(domain.StatusInTransit) {
+				return time.Since(start), nil
+			}
+			if time.Since(start) > time.Minute {
+				return 0, fmt.Errorf("%s: the picked_up scan never showed (status %v)", ids[c][i], out["status"])
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}); err != nil {
+		return err
+	}
 	// The engine's own floor for the same calls: start a floor run, and
 	// its first update, at the same concurrency.
 	fids := make([][]string, n.Clients)
@@ -577,9 +613,9 @@ func Print(w io.Writer, r Report) {
 	}{{"standard return", r.Standard}, {"exchange", r.Exchange}, {"manual review", r.Manual}} {
 		fmt.Fprintf(w, "cost of a %s: %s; $%.2f per 1,000\n", c.name, c.c, c.c.Dollars(1000))
 	}
-	for _, k := range []string{"create", "approve", "status", "floor start", "floor update"} {
+	for _, k := range []string{"create", "approve", "status", "shipping choice", "scan visible", "floor start", "floor update"} {
 		l := r.Latency[k]
-		fmt.Fprintf(w, "latency %-7s p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  (%d calls)\n", k, l.P50, l.P95, l.P99, l.N)
+		fmt.Fprintf(w, "latency %-15s p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  (%d calls)\n", k, l.P50, l.P95, l.P99, l.N)
 	}
 	fmt.Fprintf(w, "scale: %d returns waiting on pickup timers (opened in %.0f s): worker RSS %.0f MB (idle %.0f MB, workflow cache %d), server RSS %.0f MB\n",
 		r.Open, r.CreateOpenSec, r.WorkerRSSMB, r.WorkerRSSIdleMB, r.WorkflowCache, r.ServerRSSMB)
