@@ -28,6 +28,10 @@ type Config struct {
 	Quick bool
 	// WorkflowCache is the worker's workflow cache (open returns kept in memory).
 	WorkflowCache int
+	// Clients and Open, when set, replace the API latency phase's client
+	// count and the scale phase's waiting returns (to see latency without
+	// queueing, or memory at another scale).
+	Clients, Open int
 	Log           *zap.Logger
 	Progress      io.Writer
 }
@@ -40,10 +44,19 @@ type counts struct {
 }
 
 func (c Config) counts() counts {
+	n := counts{Concurrency: 8, Throughput: 600, Warmup: 40, Clients: 20, PerClient: 15, Open: 10000, Complete: 1000}
 	if c.Quick {
-		return counts{Concurrency: 8, Throughput: 120, Warmup: 16, Clients: 20, PerClient: 6, Open: 1000, Complete: 200}
+		n = counts{Concurrency: 8, Throughput: 120, Warmup: 16, Clients: 20, PerClient: 6, Open: 1000, Complete: 200}
 	}
-	return counts{Concurrency: 8, Throughput: 600, Warmup: 40, Clients: 20, PerClient: 15, Open: 10000, Complete: 1000}
+	if c.Clients > 0 {
+		n.PerClient = n.PerClient * n.Clients / c.Clients
+		n.Clients = c.Clients
+	}
+	if c.Open > 0 {
+		n.Open = c.Open
+		n.Complete = min(n.Complete, c.Open)
+	}
+	return n
 }
 
 // Latency is the percentiles of one API call, in milliseconds.

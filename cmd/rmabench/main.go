@@ -36,6 +36,8 @@ func main() {
 	}
 	out := flag.String("json", "", "also write the report as JSON to this file")
 	cache := flag.Int("workflow-cache", worker.DefaultOptions().WorkflowCache, "the worker's workflow cache (open returns kept in memory)")
+	clients := flag.Int("clients", 0, "API latency clients (default 20; the calls are shared among them)")
+	open := flag.Int("open", 0, "returns left waiting in the scale phase (default 10,000; 1,000 with BENCH_QUICK=1)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "rma-bench")
 	if err != nil {
@@ -43,7 +45,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer os.RemoveAll(dir)
-	rep, err := bench.Run(ctx, bench.Config{Dir: dir, Quick: os.Getenv("BENCH_QUICK") == "1", WorkflowCache: *cache, Log: log, Progress: os.Stderr})
+	rep, err := bench.Run(ctx, bench.Config{Dir: dir, Quick: os.Getenv("BENCH_QUICK") == "1", WorkflowCache: *cache, Clients: *clients, Open: *open, Log: log, Progress: os.Stderr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
