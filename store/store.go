@@ -94,63 +94,31 @@ func ts(m map[string]time.Time, k string) any {
 	return nil
 }
 
-// writeView upserts the return row (newer seq only) and, when it was newer,
-// its lines and money movements. started marks a running workflow.
+// writeView writes an opening: the return row (newer seq only) and, when it
+// was newer, its lines and money movements. started marks a running
+// workflow.
 func writeView(ctx context.Context, tx tx, seq int64, r domain.Return, started bool) (bool, error) {
 	r.Seq = seq
 	doc, err := json.Marshal(r)
 	if err != nil {
 		return false, fmt.Errorf("encode return: %w", err)
 	}
-	var waiting, dlKind any
-	var dlAt any
-	if r.WaitingOn != nil {
-		waiting = string(*r.WaitingOn)
-	}
-	if r.Deadline != nil {
-		dlKind, dlAt = r.Deadline.Kind, r.Deadline.At
-	}
-	var score, comment, surveyAt any
-	if r.Survey != nil {
-		score, comment, surveyAt = r.Survey.Score, r.Survey.Comment, r.Survey.At
-	}
-	var total int64
-	for _, l := range r.Lines {
-		total += l.Value().Amount
-	}
-	st := r.Stages
-	res, err := tx.ExecContext(ctx, `
-INSERT INTO returns (rma_id, seq, order_id, customer_id, kind, status, channel, tier, currency, total_value, refund_total, fees_total,
-  waiting_on, deadline_kind, deadline_at, tracking_number, replacement_tracking_number, sla_breaches, survey_score, survey_comment, survey_at,
-  created_at, updated_at, requested_at, review_requested_at, approved_at, label_at, picked_up_at, delivered_at, received_at, inspected_at,
-  refunded_at, replacement_shipped_at, resolved_at, closed_at, doc, started)
-VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$33,$34,$35,$36,$37)
-ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, status = EXCLUDED.status, refund_total = EXCLUDED.refund_total,
-  fees_total = EXCLUDED.fees_total, waiting_on = EXCLUDED.waiting_on, deadline_kind = EXCLUDED.deadline_kind, deadline_at = EXCLUDED.deadline_at,
-  tracking_number = EXCLUDED.tracking_number, replacement_tracking_number = EXCLUDED.replacement_tracking_number,
-  sla_breaches = EXCLUDED.sla_breaches, updated_at = EXCLUDED.updated_at, requested_at = EXCLUDED.requested_at,
-  survey_score = coalesce(EXCLUDED.survey_score, returns.survey_score), survey_comment = coalesce(EXCLUDED.survey_comment, returns.survey_comment),
-  survey_at = coalesce(EXCLUDED.survey_at, returns.survey_at),
-  review_requested_at = EXCLUDED.review_requested_at, approved_at = EXCLUDED.approved_at, label_at = EXCLUDED.label_at,
-  picked_up_at = EXCLUDED.picked_up_at, delivered_at = EXCLUDED.delivered_at, received_at = EXCLUDED.received_at,
-  inspected_at = EXCLUDED.inspected_at, refunded_at = EXCLUDED.refunded_at, replacement_shipped_at = EXCLUDED.replacement_shipped_at,
-  resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at, doc = EXCLUDED.doc
-WHERE returns.seq <= EXCLUDED.seq`,
-		r.ID, seq, r.OrderID, r.Customer.ID, r.Kind, r.Status, r.Channel, r.Customer.Tier, r.RefundTotal.Currency, total,
-		r.RefundTotal.Amount, r.FeesTotal.Amount, waiting, dlKind, dlAt, r.TrackingNumber, r.ReplacementTrackingNumber,
-		pq.Array(nonNil(r.SLABreaches)), score, comment, surveyAt, r.CreatedAt, r.UpdatedAt,
-		ts(st, "requested"), ts(st, "review_requested"), ts(st, "approved"), ts(st, "label"), ts(st, "picked_up"), ts(st, "delivered"),
-		ts(st, "received"), ts(st, "inspected"), ts(st, "refunded"), ts(st, "replacement_shipped"), ts(st, "resolved"), ts(st, "closed"), doc, started)
+	// The same upsert as a publication's, without the parts that belong
+	// to a running workflow.
+	args := append([]any{r.ID, seq}, viewColumns(r)...)
+	res, err := tx.ExecContext(ctx, `INSERT INTO returns (rma_id, seq, `+returnColumns+`, doc, started)
+VALUES ($1, $2, `+placeholders(3, 33)+`, $36, $37)
+ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, `+updatedColumns()+`, doc = EXCLUDED.doc
+WHERE returns.seq <= EXCLUDED.seq`, append(args, doc, started)...)
 	if err != nil {
 		return false, fmt.Errorf("upsert return %s: %w", r.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil // stale: a newer view is already stored
 	}
-	// The same seq again is a retried local activity, or the workflow task
-	// that published it re-run after a worker crash, possibly with other
-	// arrivals: the later write is the one the workflow goes on from, so it
-	// wins. Audit entries and notices are keyed and never written twice.
+	// Only an opening writes here (publications go through Publish): a
+	// retried create may write the same seq again, so its lines replace
+	// what is there.
 	if _, err := tx.ExecContext(ctx, `DELETE FROM return_lines WHERE rma_id = $1`, r.ID); err != nil {
 		return false, fmt.Errorf("replace lines: %w", err)
 	}
