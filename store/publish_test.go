@@ -344,3 +344,29 @@ func TestOutboxQueue(t *testing.T) {
 		t.Fatalf("next notice: %v %v %v", at, ok, err)
 	}
 }
+
+// Many transactions at once on a fresh store, each meeting its statements
+// for the first time (the state of every API process right after it starts,
+// when a burst of creates arrives), must all go through: a transaction holds
+// a connection, so nothing it runs may wait for another one.
+func TestConcurrentFirstUseDoesNotExhaustThePool(t *testing.T) {
+	s := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const n = 40
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			id := fmt.Sprintf("RMA-P%d", i)
+			errs <- s.Open(ctx, opening(id, "key-"+id, "h"))
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("opening %d: %v", i, err)
+		}
+	}
+	if got := count(t, s, `SELECT count(*) FROM returns`); got != n {
+		t.Fatalf("%d returns opened, want %d", got, n)
+	}
+}
