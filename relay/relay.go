@@ -92,17 +92,27 @@ func (r *Relay) Drain(ctx context.Context) error {
 			return nil
 		}
 		var delivered []int64
+		var derr error
 		for _, it := range items {
+			if derr = ctx.Err(); derr != nil {
+				break // shutting down: the rest go back when their lease ends
+			}
 			ok, err := r.deliver(ctx, it)
 			if err != nil {
-				return err
+				derr = err
+				break
 			}
 			if ok {
 				delivered = append(delivered, it.ID)
 			}
 		}
-		if err := r.st.NoticesDelivered(ctx, delivered); err != nil {
+		// What went out is marked even when the round stops early or the
+		// relay is shutting down, so it is not sent again.
+		if err := r.st.NoticesDelivered(context.WithoutCancel(ctx), delivered); err != nil {
 			return err
+		}
+		if derr != nil {
+			return derr
 		}
 	}
 }
@@ -118,6 +128,8 @@ func (r *Relay) deliver(ctx context.Context, it store.OutboxItem) (bool, error) 
 		log.Info("notice delivered")
 		return true, nil
 	}
+	// What happened is recorded even when the relay is shutting down.
+	ctx = context.WithoutCancel(ctx)
 	var rej *activities.RejectedError
 	if errors.As(err, &rej) {
 		log.Error("notice refused by the notifier; support task opened", zap.Error(err))

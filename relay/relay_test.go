@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,4 +103,66 @@ func TestRelayDeliversRetriesAndReportsRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = os.RemoveAll(dir)
+}
+
+// stopping delivers notices until the one it is told to stop at, where the
+// relay's process is shut down in the middle of the call.
+type stopping struct {
+	*memport.Notifier
+	at   string
+	stop context.CancelFunc
+}
+
+func (s *stopping) Notify(ctx context.Context, n activities.Notification) error {
+	if n.Template == s.at {
+		s.stop()
+		return ctx.Err()
+	}
+	return s.Notifier.Notify(ctx, n)
+}
+
+// A relay shut down in the middle of a batch still records what it
+// delivered, so a notice that went out is not sent again by the next relay.
+func TestRelayStoppedMidBatchKeepsWhatWentOut(t *testing.T) {
+	dir := t.TempDir()
+	pg, err := pgdev.Start(context.Background(), filepath.Join(dir, "pg"), "rma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	bg := context.Background()
+	st, err := store.Open(bg, pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(bg); err != nil {
+		t.Fatal(err)
+	}
+	var ns []activities.Notification
+	for i, tpl := range []string{"choose_shipping", "label_ready", "refunded"} {
+		ns = append(ns, activities.Notification{Key: fmt.Sprintf("RMA-S/notice/%d", i+1), RMAID: "RMA-S", To: domain.ToCustomer, Template: tpl})
+	}
+	if err := st.Enqueue(bg, ns); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	n := &stopping{Notifier: &memport.Notifier{}, at: "label_ready", stop: cancel}
+	_ = New(st, n, zap.NewNop(), DefaultOptions()).Drain(ctx)
+	if len(n.All()) != 1 {
+		t.Fatalf("sent %+v", n.All())
+	}
+	db, err := sql.Open("postgres", pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var delivered string
+	if err := db.QueryRow(`SELECT coalesce(string_agg(key, ','), '') FROM outbox WHERE delivered_at IS NOT NULL`).Scan(&delivered); err != nil {
+		t.Fatal(err)
+	}
+	if delivered != "RMA-S/notice/1" {
+		t.Fatalf("marked delivered: %q, want the one that went out", delivered)
+	}
 }

@@ -40,7 +40,9 @@ func (l *Launcher) Run(ctx context.Context) error {
 			l.log.Error("launch round failed", zap.Error(err))
 		}
 		wait := time.Minute
-		if at, ok, err := l.st.NextStartAt(ctx); err == nil && ok {
+		if at, ok, err := l.st.NextStartAt(ctx); err != nil && ctx.Err() == nil {
+			l.log.Warn("next start time", zap.Error(err))
+		} else if ok {
 			wait = min(max(time.Until(at), 0)+10*time.Millisecond, time.Minute)
 		}
 		t := time.NewTimer(wait)
@@ -55,10 +57,13 @@ func (l *Launcher) Run(ctx context.Context) error {
 	}
 }
 
-// Drain starts every opening that is due now, a few at a time.
+// Drain starts every opening that is due now, a few at a time. It claims
+// no more than it starts at once, so each start (at most 30 s) begins and
+// ends within its 45 s lease and no other launcher takes it over meanwhile.
 func (l *Launcher) Drain(ctx context.Context) error {
+	const concurrent = 8
 	for {
-		due, err := l.st.ClaimUnstarted(ctx, 32, 45*time.Second)
+		due, err := l.st.ClaimUnstarted(ctx, concurrent, 45*time.Second)
 		if err != nil {
 			return err
 		}
@@ -66,12 +71,10 @@ func (l *Launcher) Drain(ctx context.Context) error {
 			return nil
 		}
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
 		for _, u := range due {
 			wg.Add(1)
-			sem <- struct{}{}
 			go func(u store.Unstarted) {
-				defer func() { <-sem; wg.Done() }()
+				defer wg.Done()
 				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				defer cancel()
 				if err := l.c.launchStored(sctx, u.RMAID, u.StartInput); err != nil {
@@ -82,7 +85,7 @@ func (l *Launcher) Drain(ctx context.Context) error {
 						backoff = 0
 					}
 					l.log.Warn("workflow start failed; will retry", zap.String("rma_id", u.RMAID), zap.Int("attempt", u.Attempts), zap.Duration("in", backoff), zap.Error(err))
-					if err := l.st.RetryStart(context.WithoutCancel(ctx), u, time.Now().Add(backoff), err.Error()); err != nil {
+					if err := l.st.RetryStart(context.WithoutCancel(ctx), u, backoff, err.Error()); err != nil {
 						l.log.Error("reschedule start", zap.String("rma_id", u.RMAID), zap.Error(err))
 					}
 				}

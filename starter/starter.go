@@ -160,8 +160,11 @@ func (s *Client) Create(ctx context.Context, key string, req domain.Request, act
 	if errors.Is(err, store.ErrKeyExists) && key != "" {
 		// A concurrent create with the same key won.
 		ex, lerr := s.reg.LookupKey(ctx, key)
-		if lerr != nil || ex == nil {
-			return Created{}, fmt.Errorf("idempotency key %q: %w", key, err)
+		if lerr != nil {
+			return Created{}, fmt.Errorf("idempotency key %q after a concurrent create: %w", key, lerr)
+		}
+		if ex == nil {
+			return Created{}, fmt.Errorf("idempotency key %q maps to return %s, opened under another key: %w", key, id, err)
 		}
 		return s.resume(ctx, ex, hash)
 	}
@@ -189,6 +192,9 @@ func (s *Client) launchStored(ctx context.Context, rmaID string, raw []byte) err
 	var in workflows.StartInput
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return fmt.Errorf("decode start input of %s: %w", rmaID, err)
+	}
+	if in.RMAID != rmaID {
+		return fmt.Errorf("start input of %s is for %q: the opening is damaged", rmaID, in.RMAID)
 	}
 	return s.launch(ctx, in, workflows.OpeningPublication(in).Return)
 }
@@ -281,13 +287,21 @@ func (s *Client) update(ctx context.Context, id, name, updateID string, arg any,
 	if errors.Is(err, ErrNotFound) && s.reg != nil {
 		// Not started yet (a command right after the create), ended, or
 		// dropped by Temporal's retention: PostgreSQL knows which.
-		if ex, lerr := s.reg.Unstarted(ctx, id); lerr == nil && ex != nil {
+		ex, lerr := s.reg.Unstarted(ctx, id)
+		if lerr != nil {
+			return res, lerr
+		}
+		if ex != nil {
 			if err := s.launchStored(ctx, id, ex.StartInput); err != nil {
 				return res, err
 			}
 			return s.update(ctx, id, name, updateID, arg, false)
 		}
-		if r, gerr := s.reg.Get(ctx, id); gerr == nil {
+		r, gerr := s.reg.Get(ctx, id)
+		if gerr != nil && !errors.Is(gerr, store.ErrNotFound) {
+			return res, gerr
+		}
+		if gerr == nil {
 			if again && !r.Status.Final() {
 				// A launcher started it between our two looks.
 				return s.update(ctx, id, name, updateID, arg, false)

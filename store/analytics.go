@@ -163,7 +163,10 @@ func (s *Store) ImportSales(ctx context.Context, sales []Sale) error {
 			return fmt.Errorf("import sale %s/%s: %w", x.SKU, x.Batch, err)
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // BatchStats gives, for every batch with imported sales, its returned units

@@ -130,8 +130,11 @@ func (s *Store) Open(ctx context.Context, o Opening) error {
 	return nil
 }
 
-// MarkStarted makes an opened return visible and releases its notices, once
-// its workflow runs.
+func startTaskKey(rmaID string) string { return rmaID + "/start" }
+
+// MarkStarted records that an opened return's workflow runs: it releases
+// the return's notices and closes support's task about a start that kept
+// failing.
 func (s *Store) MarkStarted(ctx context.Context, rmaID string) error {
 	tx, err := s.begin(ctx)
 	if err != nil {
@@ -143,6 +146,9 @@ func (s *Store) MarkStarted(ctx context.Context, rmaID string) error {
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET held = false WHERE rma_id = $1 AND held`, rmaID); err != nil {
 		return fmt.Errorf("release notices: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tasks SET closed_at = now() WHERE key = $1 AND closed_at IS NULL`, startTaskKey(rmaID)); err != nil {
+		return fmt.Errorf("close start task: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `NOTIFY `+OutboxChannel); err != nil {
 		return fmt.Errorf("notify relay: %w", err)
@@ -188,23 +194,28 @@ func (s *Store) ClaimUnstarted(ctx context.Context, n int, lease time.Duration) 
 	return out, rows.Err()
 }
 
-// RetryStart schedules another start attempt; after many it also opens a
-// task for support.
-func (s *Store) RetryStart(ctx context.Context, u Unstarted, at time.Time, cause string) error {
+// RetryStart schedules another start attempt after a backoff (on the
+// database's clock, which the claims read); after many it also opens a task
+// for support.
+func (s *Store) RetryStart(ctx context.Context, u Unstarted, after time.Duration, cause string) error {
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `UPDATE returns SET start_next_at = $2 WHERE rma_id = $1 AND NOT started`, u.RMAID, at); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE returns SET start_next_at = now() + $2 * interval '1 millisecond' WHERE rma_id = $1 AND NOT started`,
+		u.RMAID, after.Milliseconds()); err != nil {
 		return fmt.Errorf("reschedule start of %s: %w", u.RMAID, err)
 	}
 	if u.Attempts >= 10 {
-		if err := openTask(ctx, tx, u.RMAID+"/start", u.RMAID, TaskStartFailed, fmt.Sprintf("workflow not started after %d attempts (retrying): %s", u.Attempts, cause)); err != nil {
+		if err := openTask(ctx, tx, startTaskKey(u.RMAID), u.RMAID, TaskStartFailed, fmt.Sprintf("workflow not started after %d attempts (retrying): %s", u.Attempts, cause)); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // NextStartAt is when the earliest unstarted opening is due (ok false:

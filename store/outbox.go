@@ -55,7 +55,10 @@ func (s *Store) Enqueue(ctx context.Context, notices []activities.Notification) 
 			return fmt.Errorf("notify relay: %w", err)
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // OutboxItem is a notice the relay is delivering.
@@ -129,7 +132,10 @@ func (s *Store) NoticeFailed(ctx context.Context, it OutboxItem, cause string) e
 		fmt.Sprintf("%s notice %q to %s could not be delivered: %s", it.Notice.To, it.Notice.Template, it.Notice.RMAID, cause)); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // NoticeStuck opens a task for a notice that still fails after a long time
@@ -144,7 +150,10 @@ func (s *Store) NoticeStuck(ctx context.Context, it OutboxItem, cause string) er
 		fmt.Sprintf("%s notice %q for %s still failing after %d attempts (retrying): %s", it.Notice.To, it.Notice.Template, it.Notice.RMAID, it.Attempts, cause)); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // NextNoticeAt is when the earliest pending notice is due (ok false: none).

@@ -108,14 +108,30 @@ func TestOpeningsAreQueuedForTheirStartAndKeysLast(t *testing.T) {
 	if again, _ := s.ClaimUnstarted(ctx, 10, time.Minute); len(again) != 0 {
 		t.Fatalf("a leased opening was handed out twice: %+v", again)
 	}
-	if err := s.RetryStart(ctx, due[0], time.Now().Add(-time.Second), "temporal down"); err != nil {
+	if err := s.RetryStart(ctx, due[0], -time.Second, "temporal down"); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := s.ClaimUnstarted(ctx, 10, time.Minute); len(again) != 1 || again[0].Attempts != 2 {
+	again, _ := s.ClaimUnstarted(ctx, 10, time.Minute)
+	if len(again) != 1 || again[0].Attempts != 2 {
 		t.Fatalf("retry: %+v", again)
+	}
+	// Ten failed attempts tell support; the start that finally works
+	// closes the task.
+	again[0].Attempts = 10
+	if err := s.RetryStart(ctx, again[0], time.Hour, "temporal down"); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := s.Tasks(ctx, false, 10); len(open) != 1 || open[0].Kind != TaskStartFailed {
+		t.Fatalf("start task: %+v", open)
+	}
+	if again, _ := s.ClaimUnstarted(ctx, 10, time.Minute); len(again) != 0 {
+		t.Fatalf("claimed before its backoff ended: %+v", again)
 	}
 	if err := s.MarkStarted(ctx, "RMA-K"); err != nil {
 		t.Fatal(err)
+	}
+	if open, _ := s.Tasks(ctx, false, 10); len(open) != 0 {
+		t.Fatalf("the start task stayed open after the start: %+v", open)
 	}
 	if items, _ := s.ClaimNotices(ctx, 10, time.Minute); len(items) != 1 {
 		t.Fatalf("released notices: %+v", items)
