@@ -40,7 +40,7 @@ func (s *Store) Publish(ctx context.Context, p activities.Publication) error {
 	}
 	args = append(args, parts...)
 	var stored int
-	if err := s.queryRow(ctx, publishSQL(), args...).Scan(&stored, new(any)); err != nil {
+	if err := s.queryRow(ctx, s.publishQ, args...).Scan(&stored, new(any)); err != nil {
 		return fmt.Errorf("publish %s seq %d: %w", r.ID, p.Seq, err)
 	}
 	return nil

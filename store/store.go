@@ -35,6 +35,8 @@ type Store struct {
 	db   *sql.DB
 	url  string // for the relay's LISTEN connection
 	prep prepared
+	// publishQ is the publication statement, built once (about 4 KB).
+	publishQ string
 }
 
 // Open connects and checks the connection.
@@ -54,7 +56,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db, url: url}, nil
+	return &Store{db: db, url: url, publishQ: publishSQL()}, nil
 }
 
 // Close closes the pool.
