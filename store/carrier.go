@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -197,54 +196,26 @@ func (s *Store) EventSignalled(ctx context.Context, eventID string) error {
 // (a replacement delivered after the exchange completed): the read model is
 // the only writer left, so it notes the event on the view and the audit.
 func (s *Store) RecordLateEvent(ctx context.Context, rmaID string, ev activities.TrackingEvent) error {
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	var doc []byte
-	var seq int64
-	if err := tx.QueryRowContext(ctx, `SELECT doc, seq FROM returns WHERE rma_id = $1 FOR UPDATE`, rmaID).Scan(&doc, &seq); err != nil {
-		return fmt.Errorf("read return %s: %w", rmaID, err)
-	}
-	var r domain.Return
-	if err := json.Unmarshal(doc, &r); err != nil {
-		return fmt.Errorf("decode return %s: %w", rmaID, err)
-	}
-	typ := "carrier_" + string(ev.Type)
-	for i := range r.Lines {
-		l := &r.Lines[i]
-		switch {
-		case l.Replacement != nil && l.Replacement.TrackingNumber == ev.TrackingNumber:
-			typ = "replacement_" + string(ev.Type)
-			if ev.Type == domain.CarrierDelivered {
-				l.Replacement.Delivered = true
+	_, err := s.amend(ctx, rmaID, func(tx tx, r *domain.Return) (domain.TimelineEntry, error) {
+		typ := "carrier_" + string(ev.Type)
+		for i := range r.Lines {
+			l := &r.Lines[i]
+			switch {
+			case l.Replacement != nil && l.Replacement.TrackingNumber == ev.TrackingNumber:
+				typ = "replacement_" + string(ev.Type)
+				if ev.Type == domain.CarrierDelivered {
+					l.Replacement.Delivered = true
+				}
+			case l.OutboundTracking != "" && l.OutboundTracking == ev.TrackingNumber:
+				typ = "outbound_" + string(ev.Type)
 			}
-		case l.OutboundTracking != "" && l.OutboundTracking == ev.TrackingNumber:
-			typ = "outbound_" + string(ev.Type)
 		}
-	}
-	now := time.Now().UTC()
-	entry := domain.TimelineEntry{At: now, Type: typ, Actor: "carrier", Detail: strings.TrimSpace(ev.TrackingNumber + " " + ev.Detail)}
-	r.Timeline = append(r.Timeline, entry)
-	r.UpdatedAt, r.Seq = now, seq+1
-	out, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode return: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE returns SET seq = $2, doc = $3, updated_at = $4 WHERE rma_id = $1`, rmaID, r.Seq, out, now); err != nil {
-		return fmt.Errorf("record late event: %w", err)
-	}
-	if err := appendAudit(ctx, tx, rmaID, entry); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE carrier_events SET routed_at = now() WHERE event_id = $1`, ev.EventID); err != nil {
-		return fmt.Errorf("mark event: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit late event: %w", err)
-	}
-	return nil
+		if _, err := tx.ExecContext(ctx, `UPDATE carrier_events SET routed_at = now() WHERE event_id = $1`, ev.EventID); err != nil {
+			return domain.TimelineEntry{}, fmt.Errorf("mark event: %w", err)
+		}
+		return domain.TimelineEntry{At: time.Now().UTC(), Type: typ, Actor: "carrier", Detail: strings.TrimSpace(ev.TrackingNumber + " " + ev.Detail)}, nil
+	})
+	return err
 }
 
 // StoredEvent is a carrier event as kept.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -93,29 +94,14 @@ func (s *Store) Open(ctx context.Context, o Opening) error {
 	if exists {
 		return ErrKeyExists
 	}
-	if _, err := writeView(ctx, tx, p.Seq, p.Return, false); err != nil {
+	if err := insertOpening(ctx, tx, o); err != nil {
 		return err
-	}
-	var key any
-	if o.Key != "" {
-		key = o.Key
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE returns SET idempotency_key = $2, request_hash = $3, start_input = $4 WHERE rma_id = $1`,
-		p.Return.ID, key, o.RequestHash, []byte(o.StartInput)); err != nil {
-		var pe *pq.Error
-		if errors.As(err, &pe) && pe.Code == "23505" {
-			return ErrKeyExists
-		}
-		return fmt.Errorf("record idempotency key: %w", err)
 	}
 	if err := writeAudit(ctx, tx, p.Return.ID, p.AuditFrom, p.Audit); err != nil {
 		return err
 	}
 	if _, err := enqueue(ctx, tx, p.Notices, true); err != nil {
 		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE returns SET start_next_at = now() WHERE rma_id = $1`, p.Return.ID); err != nil {
-		return fmt.Errorf("queue the start: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `NOTIFY `+OpenedChannel); err != nil {
 		return fmt.Errorf("notify launchers: %w", err)
@@ -131,6 +117,50 @@ func (s *Store) Open(ctx context.Context, o Opening) error {
 }
 
 func startTaskKey(rmaID string) string { return rmaID + "/start" }
+
+// insertOpening writes the opening's row (the view, the idempotency key,
+// the start input, queued for its start at once), its lines and its money
+// movements, with the same columns and rows a publication writes.
+func insertOpening(ctx context.Context, tx tx, o Opening) error {
+	p := o.Publication
+	r := p.Return
+	r.Seq = p.Seq
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode return: %w", err)
+	}
+	var key any
+	if o.Key != "" {
+		key = o.Key
+	}
+	args := append([]any{r.ID, p.Seq}, viewColumns(r)...)
+	args = append(args, doc, key, o.RequestHash, []byte(o.StartInput))
+	if _, err := tx.ExecContext(ctx, `INSERT INTO returns (rma_id, seq, `+returnColumns+`, doc, started,
+  idempotency_key, request_hash, start_input, start_next_at)
+VALUES ($1, $2, `+placeholders(3, 33)+`, $36, false, $37, $38, $39, now())`, args...); err != nil {
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return ErrKeyExists
+		}
+		return fmt.Errorf("insert return %s: %w", r.ID, err)
+	}
+	for _, l := range lineRows(r) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO return_lines (rma_id, line_id, sku, batch, category, supplier, quantity, unit_price, reason,
+  claimed_reason, resolution, eligible, inspection_result, disposition, inspected_at, refund_gross, refund_fees, refund_net)
+  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+			r.ID, l.LineID, l.SKU, l.Batch, l.Category, l.Supplier, l.Quantity, l.UnitPrice, l.Reason, l.ClaimedReason, l.Resolution, l.Eligible,
+			l.InspectionResult, l.Disposition, l.InspectedAt, l.RefundGross, l.RefundFees, l.RefundNet); err != nil {
+			return fmt.Errorf("insert line %s: %w", l.LineID, err)
+		}
+	}
+	for _, m := range moneyRows(r) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO money_movements (key, rma_id, kind, line_id, amount, currency, at) VALUES ($1,$2,$3,$4,$5,$6,$7)
+  ON CONFLICT (key) DO NOTHING`, m.Key, r.ID, m.Kind, m.LineID, m.Amount, m.Currency, m.At); err != nil {
+			return fmt.Errorf("insert money movement %s: %w", m.Key, err)
+		}
+	}
+	return nil
+}
 
 // MarkStarted records that an opened return's workflow runs: it releases
 // the return's notices and closes support's task about a start that kept
@@ -250,6 +280,28 @@ func (e *SurveyRefusal) Unwrap() error { return e.Why }
 // survey window. The workflow has ended by then, so the read model is the
 // only writer left; the audit gets the entry too.
 func (s *Store) AnswerSurvey(ctx context.Context, id string, sv domain.Survey, actor string, now time.Time) (domain.Return, error) {
+	return s.amend(ctx, id, func(_ tx, r *domain.Return) (domain.TimelineEntry, error) {
+		switch {
+		case r.Status != domain.StatusCompleted:
+			return domain.TimelineEntry{}, &SurveyRefusal{Status: r.Status, Why: ErrSurveyClosed, Detail: "it opens when the return is completed; return " + id + " is " + string(r.Status)}
+		case r.Survey != nil:
+			return domain.TimelineEntry{}, &SurveyRefusal{Status: r.Status, Why: ErrSurveyAnswered, Detail: "return " + id}
+		case r.SurveyUntil != nil && now.After(*r.SurveyUntil):
+			return domain.TimelineEntry{}, &SurveyRefusal{Status: r.Status, Why: ErrSurveyClosed, Detail: "its window closed at " + domain.FormatTime(*r.SurveyUntil)}
+		}
+		sv.At = now
+		r.Survey = &sv
+		return domain.TimelineEntry{At: now, Type: "survey", Actor: actor, Detail: fmt.Sprintf("score %d", sv.Score)}, nil
+	})
+}
+
+// amend changes the stored view of a return whose workflow has ended (the
+// read model is the only writer left then). Under the row's lock, change
+// edits the view (it may write more in tx) and names the timeline entry
+// that records it; the view is stored one seq later, every column from it,
+// and the entry appended to the audit. A refusal from change is returned
+// with the view as it stands, and nothing is written.
+func (s *Store) amend(ctx context.Context, id string, change func(tx tx, r *domain.Return) (domain.TimelineEntry, error)) (domain.Return, error) {
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return domain.Return{}, fmt.Errorf("begin: %w", err)
@@ -268,35 +320,37 @@ func (s *Store) AnswerSurvey(ctx context.Context, id string, sv domain.Survey, a
 	if err := json.Unmarshal(doc, &r); err != nil {
 		return r, fmt.Errorf("decode return %s: %w", id, err)
 	}
-	switch {
-	case r.Status != domain.StatusCompleted:
-		return r, &SurveyRefusal{Status: r.Status, Why: ErrSurveyClosed, Detail: "it opens when the return is completed; return " + id + " is " + string(r.Status)}
-	case r.Survey != nil:
-		return r, &SurveyRefusal{Status: r.Status, Why: ErrSurveyAnswered, Detail: "return " + id}
-	case r.SurveyUntil != nil && now.After(*r.SurveyUntil):
-		return r, &SurveyRefusal{Status: r.Status, Why: ErrSurveyClosed, Detail: "its window closed at " + domain.FormatTime(*r.SurveyUntil)}
+	entry, err := change(tx, &r)
+	if err != nil {
+		return r, err
 	}
-	sv.At = now
-	r.Survey = &sv
-	entry := domain.TimelineEntry{At: now, Type: "survey", Actor: actor, Detail: fmt.Sprintf("score %d", sv.Score)}
 	r.Timeline = append(r.Timeline, entry)
-	r.UpdatedAt = now
-	r.Seq = seq + 1
+	r.UpdatedAt, r.Seq = entry.At, seq+1
 	out, err := json.Marshal(r)
 	if err != nil {
 		return r, fmt.Errorf("encode return: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE returns SET seq = $2, doc = $3, survey_score = $4, survey_comment = $5, survey_at = $6, updated_at = $6 WHERE rma_id = $1`,
-		id, r.Seq, out, sv.Score, sv.Comment, now); err != nil {
-		return r, fmt.Errorf("store survey: %w", err)
+	args := append([]any{id, r.Seq, out}, viewColumns(r)...)
+	if _, err := tx.ExecContext(ctx, s.amendQ, args...); err != nil {
+		return r, fmt.Errorf("store return %s: %w", id, err)
 	}
 	if err := appendAudit(ctx, tx, id, entry); err != nil {
 		return r, err
 	}
 	if err := tx.Commit(); err != nil {
-		return r, fmt.Errorf("commit survey: %w", err)
+		return r, fmt.Errorf("commit %s: %w", entry.Type, err)
 	}
 	return r, nil
+}
+
+// amendSQL stores an amended view: its seq, doc and every column
+// (viewColumns from $4).
+func amendSQL() string {
+	var set []string
+	for i, c := range strings.Split(returnColumns, ",") {
+		set = append(set, fmt.Sprintf("%s = $%d", strings.TrimSpace(c), i+4))
+	}
+	return `UPDATE returns SET seq = $2, doc = $3, ` + strings.Join(set, ", ") + ` WHERE rma_id = $1`
 }
 
 // appendAudit adds one entry after the last (the return's workflow has

@@ -205,27 +205,7 @@ type taskRow struct {
 // whether needs_attention tasks close ($42).
 func publicationParts(p activities.Publication) ([]any, error) {
 	r := p.Return
-	lines := make([]lineRow, 0, len(r.Lines))
-	for _, l := range r.Lines {
-		row := lineRow{LineID: l.LineID, SKU: l.SKU, Batch: l.Batch, Category: l.Category, Supplier: l.Supplier, Quantity: l.Quantity,
-			UnitPrice: l.UnitPrice.Amount, Reason: string(l.Reason), ClaimedReason: string(l.Reason), Resolution: string(l.Resolution), Eligible: l.Eligible}
-		if in := l.Inspection; in != nil {
-			res, disp, at := string(in.Result), string(in.Disposition), in.At
-			row.InspectionResult, row.Disposition, row.InspectedAt = &res, &disp, &at
-			if in.ReclassifiedFrom != "" {
-				row.ClaimedReason = string(in.ReclassifiedFrom)
-			}
-		}
-		if rf := l.Refund; rf != nil {
-			g, f, n := rf.Gross.Amount, rf.Fees.Amount, rf.Net.Amount
-			row.RefundGross, row.RefundFees, row.RefundNet = &g, &f, &n
-		}
-		lines = append(lines, row)
-	}
-	money := make([]moneyRow, 0, len(r.Payments))
-	for _, m := range r.Payments {
-		money = append(money, moneyRow{Key: m.Key, Kind: m.Kind, LineID: m.LineID, Amount: m.Amount.Amount, Currency: m.Amount.Currency, At: m.At})
-	}
+	lines, money := lineRows(r), moneyRows(r)
 	audit := make([]auditRow, 0, len(p.Audit))
 	for i, e := range p.Audit {
 		audit = append(audit, auditRow{EntryNo: p.AuditFrom + i, At: e.At, Actor: e.Actor, Command: e.Type, Detail: e.Detail})
@@ -250,4 +230,35 @@ func publicationParts(p activities.Publication) ([]any, error) {
 		out = append(out, string(b))
 	}
 	return append(out, r.Attention == nil), nil
+}
+
+// lineRows are the return_lines rows of a view.
+func lineRows(r domain.Return) []lineRow {
+	lines := make([]lineRow, 0, len(r.Lines))
+	for _, l := range r.Lines {
+		row := lineRow{LineID: l.LineID, SKU: l.SKU, Batch: l.Batch, Category: l.Category, Supplier: l.Supplier, Quantity: l.Quantity,
+			UnitPrice: l.UnitPrice.Amount, Reason: string(l.Reason), ClaimedReason: string(l.Reason), Resolution: string(l.Resolution), Eligible: l.Eligible}
+		if in := l.Inspection; in != nil {
+			res, disp, at := string(in.Result), string(in.Disposition), in.At
+			row.InspectionResult, row.Disposition, row.InspectedAt = &res, &disp, &at
+			if in.ReclassifiedFrom != "" {
+				row.ClaimedReason = string(in.ReclassifiedFrom)
+			}
+		}
+		if rf := l.Refund; rf != nil {
+			g, f, n := rf.Gross.Amount, rf.Fees.Amount, rf.Net.Amount
+			row.RefundGross, row.RefundFees, row.RefundNet = &g, &f, &n
+		}
+		lines = append(lines, row)
+	}
+	return lines
+}
+
+// moneyRows are the money_movements rows of a view.
+func moneyRows(r domain.Return) []moneyRow {
+	money := make([]moneyRow, 0, len(r.Payments))
+	for _, m := range r.Payments {
+		money = append(money, moneyRow{Key: m.Key, Kind: m.Kind, LineID: m.LineID, Amount: m.Amount.Amount, Currency: m.Amount.Currency, At: m.At})
+	}
+	return money
 }

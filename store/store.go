@@ -35,8 +35,8 @@ type Store struct {
 	db   *sql.DB
 	url  string // for the relay's LISTEN connection
 	prep prepared
-	// publishQ is the publication statement, built once (about 4 KB).
-	publishQ string
+	// publishQ and amendQ are statements built once from the column list.
+	publishQ, amendQ string
 }
 
 // Open connects and checks the connection.
@@ -56,7 +56,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db, url: url, publishQ: publishSQL()}, nil
+	return &Store{db: db, url: url, publishQ: publishSQL(), amendQ: amendSQL()}, nil
 }
 
 // Close closes the pool.
@@ -94,63 +94,6 @@ func ts(m map[string]time.Time, k string) any {
 		return t
 	}
 	return nil
-}
-
-// writeView writes an opening: the return row (newer seq only) and, when it
-// was newer, its lines and money movements. started marks a running
-// workflow.
-func writeView(ctx context.Context, tx tx, seq int64, r domain.Return, started bool) (bool, error) {
-	r.Seq = seq
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return false, fmt.Errorf("encode return: %w", err)
-	}
-	// The same upsert as a publication's, without the parts that belong
-	// to a running workflow.
-	args := append([]any{r.ID, seq}, viewColumns(r)...)
-	res, err := tx.ExecContext(ctx, `INSERT INTO returns (rma_id, seq, `+returnColumns+`, doc, started)
-VALUES ($1, $2, `+placeholders(3, 33)+`, $36, $37)
-ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, `+updatedColumns()+`, doc = EXCLUDED.doc
-WHERE returns.seq <= EXCLUDED.seq`, append(args, doc, started)...)
-	if err != nil {
-		return false, fmt.Errorf("upsert return %s: %w", r.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil // stale: a newer view is already stored
-	}
-	// Only an opening writes here (publications go through Publish): a
-	// retried create may write the same seq again, so its lines replace
-	// what is there.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM return_lines WHERE rma_id = $1`, r.ID); err != nil {
-		return false, fmt.Errorf("replace lines: %w", err)
-	}
-	for _, l := range r.Lines {
-		var result, disp, inspAt, gross, fees, net any
-		claimed := l.Reason
-		if l.Inspection != nil {
-			result, disp, inspAt = string(l.Inspection.Result), string(l.Inspection.Disposition), l.Inspection.At
-			if l.Inspection.ReclassifiedFrom != "" {
-				claimed = l.Inspection.ReclassifiedFrom
-			}
-		}
-		if l.Refund != nil {
-			gross, fees, net = l.Refund.Gross.Amount, l.Refund.Fees.Amount, l.Refund.Net.Amount
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO return_lines (rma_id, line_id, sku, batch, category, supplier, quantity, unit_price, reason,
-  claimed_reason, resolution, eligible, inspection_result, disposition, inspected_at, refund_gross, refund_fees, refund_net)
-  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
-			r.ID, l.LineID, l.SKU, l.Batch, l.Category, l.Supplier, l.Quantity, l.UnitPrice.Amount, l.Reason, claimed, l.Resolution, l.Eligible,
-			result, disp, inspAt, gross, fees, net); err != nil {
-			return false, fmt.Errorf("insert line %s: %w", l.LineID, err)
-		}
-	}
-	for _, m := range r.Payments {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO money_movements (key, rma_id, kind, line_id, amount, currency, at) VALUES ($1,$2,$3,$4,$5,$6,$7)
-  ON CONFLICT (key) DO NOTHING`, m.Key, r.ID, m.Kind, m.LineID, m.Amount.Amount, m.Amount.Currency, m.At); err != nil {
-			return false, fmt.Errorf("insert money movement %s: %w", m.Key, err)
-		}
-	}
-	return true, nil
 }
 
 // writeAudit appends timeline entries from entry number from on.
