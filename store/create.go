@@ -310,15 +310,9 @@ func (s *Store) amend(ctx context.Context, id string, change func(tx tx, r *doma
 	var doc []byte
 	var seq int64
 	err = tx.QueryRowContext(ctx, `SELECT doc, seq FROM returns WHERE rma_id = $1 AND started FOR UPDATE`, id).Scan(&doc, &seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return domain.Return{}, ErrNotFound
-	}
+	r, err := viewFrom(id, doc, err)
 	if err != nil {
-		return domain.Return{}, fmt.Errorf("read return %s: %w", id, err)
-	}
-	var r domain.Return
-	if err := json.Unmarshal(doc, &r); err != nil {
-		return r, fmt.Errorf("decode return %s: %w", id, err)
+		return r, err
 	}
 	entry, err := change(tx, &r)
 	if err != nil {

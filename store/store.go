@@ -131,6 +131,11 @@ func (s *Store) CustomerHistory(ctx context.Context, customerID, excludeRMA stri
 func (s *Store) Get(ctx context.Context, id string) (domain.Return, error) {
 	var doc []byte
 	err := s.queryRow(ctx, `SELECT doc FROM returns WHERE rma_id = $1`, id).Scan(&doc)
+	return viewFrom(id, doc, err)
+}
+
+// viewFrom decodes a stored view that a read returned with err.
+func viewFrom(id string, doc []byte, err error) (domain.Return, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Return{}, ErrNotFound
 	}
