@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -109,11 +110,19 @@ func (s *Carrier) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"event": ev, "webhook_status": status})
 	})
-	return s.wrap("carrier", s.Log, mux)
+	return s.wrap("carrier", s.Log, pathOps(map[string]string{
+		"POST /v1/labels": "label", "POST /v1/labels/*/void": "void", "POST /v1/shipments": "shipment", "POST /v1/claims": "claim",
+	}), mux)
 }
 
-// play schedules the events Step apart.
+// play schedules the events Step apart; under the reorder fault they go
+// out newest first (delivered before picked_up), as carriers' batched
+// webhooks sometimes do.
 func (s *Carrier) play(tracking string, types ...domain.CarrierEventType) {
+	if s.roll(s.config().ReorderRate) {
+		types = slices.Clone(types)
+		slices.Reverse(types)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, t := range types {

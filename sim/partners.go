@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -66,6 +67,11 @@ func (s *Inventory) Handler(log *zap.Logger) http.Handler {
 			reply(w, http.StatusOK, map[string]bool{"ok": true}, s.Engine.Move(r.Context(), req))
 		}
 	})
+	// What is still reserved, by RMA/line: a return that has ended holds
+	// nothing (the chaos audit checks it).
+	mux.HandleFunc("GET /v1/reservations", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Engine.OpenReservations())
+	})
 	mux.HandleFunc("GET /v1/stock", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Engine.Levels()) })
 	mux.HandleFunc("PUT /v1/stock/{sku}", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -81,7 +87,10 @@ func (s *Inventory) Handler(log *zap.Logger) http.Handler {
 		s.Engine.SetStock(r.PathValue("sku"), body.Available, body.UnitPrice)
 		writeJSON(w, http.StatusOK, body)
 	})
-	return s.wrap("inventory", log, mux)
+	return s.wrap("inventory", log, pathOps(map[string]string{
+		"POST /v1/reservations": "reserve", "POST /v1/reservations/release": "release",
+		"POST /v1/reservations/commit": "commit", "POST /v1/movements": "move",
+	}), mux)
 }
 
 // Payments simulates the payment service; its ledger is readable at
@@ -109,6 +118,25 @@ func (s *Payments) Handler(log *zap.Logger) http.Handler {
 		res, err := s.Engine.Execute(r.Context(), req)
 		reply(w, http.StatusOK, res, err)
 	})
+	// Lookup by idempotency key: how a caller reconciles a payment whose
+	// key the provider may no longer remember (Stripe keeps them 24 h).
+	mux.HandleFunc("GET /v1/payments", func(w http.ResponseWriter, r *http.Request) {
+		key := r.URL.Query().Get("key")
+		if key == "" {
+			writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "key is required")
+			return
+		}
+		res, ok, err := s.Engine.Find(r.Context(), key)
+		if err != nil {
+			writeErr(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+			return
+		}
+		if !ok {
+			writeErr(w, http.StatusNotFound, "not_found", "no payment with key "+key)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
 	mux.HandleFunc("GET /v1/ledger", func(w http.ResponseWriter, r *http.Request) {
 		entries := s.Engine.All()
 		if rma := r.URL.Query().Get("rma_id"); rma != "" {
@@ -125,7 +153,22 @@ func (s *Payments) Handler(log *zap.Logger) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, entries)
 	})
-	return s.wrap("payments", log, mux)
+	return s.wrap("payments", log, paymentOp, mux)
+}
+
+// paymentOp names a payment by its kind ("refund", "hold", ...), so faults
+// can hit refunds only.
+func paymentOp(r *http.Request, body []byte) string {
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/payments" {
+		return ""
+	}
+	var p struct {
+		Kind string `json:"kind"`
+	}
+	if json.Unmarshal(body, &p) != nil || p.Kind == "" {
+		return "payment"
+	}
+	return p.Kind
 }
 
 // Notifications simulates the notification service: an outbox of rendered
@@ -165,5 +208,5 @@ func (s *Notifications) Handler(log *zap.Logger) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
-	return s.wrap("notifications", log, mux)
+	return s.wrap("notifications", log, pathOps(map[string]string{"POST /v1/messages": "message"}), mux)
 }

@@ -6,10 +6,15 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,12 +31,60 @@ type Faults struct {
 	rnd *rand.Rand
 }
 
-// FaultConfig is what Faults injects.
+// FaultConfig is what Faults injects. The top-level rates apply to every
+// operation of the simulator; Endpoints replaces them for the operations it
+// names (see Ops in docs/partners.md: "refund", "label", "reserve", ...), so
+// a run can fail only the payment service's refunds, or only label booking.
 type FaultConfig struct {
-	LatencyMS     int     `json:"latency_ms"`
-	FailRate      float64 `json:"fail_rate"`      // share of requests answered 503
-	TimeoutRate   float64 `json:"timeout_rate"`   // share of requests held for 30 s
+	LatencyMS   int     `json:"latency_ms"`
+	FailRate    float64 `json:"fail_rate"`    // share of requests answered 503, not run
+	TimeoutRate float64 `json:"timeout_rate"` // share of requests held, not run, until the caller gives up
+	// LostReplyRate is the share of requests that run (the refund is paid,
+	// the label booked) but are answered with a 500, as when the partner
+	// crashes before answering: only idempotency keys keep the retry from
+	// doing it twice.
+	LostReplyRate float64 `json:"lost_reply_rate"`
+	// LateReplyRate is the share of requests that run but whose answer is
+	// held until the caller times out.
+	LateReplyRate float64 `json:"late_reply_rate"`
+	// HoldMS is how long a timeout holds a request (default 30 s).
+	HoldMS        int     `json:"hold_ms,omitempty"`
 	DuplicateRate float64 `json:"duplicate_rate"` // share of webhooks sent twice (carrier)
+	// ReorderRate is the share of auto-played parcels whose scans are sent
+	// newest first: delivered before picked_up (carrier).
+	ReorderRate float64                `json:"reorder_rate,omitempty"`
+	Endpoints   map[string]FaultConfig `json:"endpoints,omitempty"`
+}
+
+// For is the configuration that applies to op.
+func (c FaultConfig) For(op string) FaultConfig {
+	if e, ok := c.Endpoints[op]; ok {
+		return e
+	}
+	return c
+}
+
+// Validate refuses rates outside [0, 1], negative durations and nested
+// endpoint maps.
+func (c FaultConfig) Validate() error {
+	for name, r := range map[string]float64{"fail_rate": c.FailRate, "timeout_rate": c.TimeoutRate, "lost_reply_rate": c.LostReplyRate,
+		"late_reply_rate": c.LateReplyRate, "duplicate_rate": c.DuplicateRate, "reorder_rate": c.ReorderRate} {
+		if r < 0 || r > 1 {
+			return fmt.Errorf("%s must be between 0 and 1, not %v", name, r)
+		}
+	}
+	if c.LatencyMS < 0 || c.HoldMS < 0 {
+		return errors.New("latency_ms and hold_ms must not be negative")
+	}
+	for op, e := range c.Endpoints {
+		if len(e.Endpoints) > 0 {
+			return fmt.Errorf("endpoints.%s: endpoints do not nest", op)
+		}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("endpoints.%s: %w", op, err)
+		}
+	}
+	return nil
 }
 
 func (f *Faults) roll(rate float64) bool {
@@ -56,15 +109,45 @@ func (f *Faults) Set(c FaultConfig) {
 	f.FaultConfig = c
 }
 
+// opFunc names the operation a request is (see FaultConfig.Endpoints); ""
+// is not a business operation and gets no faults.
+type opFunc func(r *http.Request, body []byte) string
+
+// pathOps names operations by method and path; a path ending in "/*" is a
+// prefix whose last segment must follow ("POST /v1/labels/*/void").
+func pathOps(ops map[string]string) opFunc {
+	return func(r *http.Request, _ []byte) string {
+		for pattern, op := range ops {
+			method, path, _ := strings.Cut(pattern, " ")
+			if method != r.Method {
+				continue
+			}
+			if pre, suf, ok := strings.Cut(path, "/*/"); ok {
+				if strings.HasPrefix(r.URL.Path, pre+"/") && strings.HasSuffix(r.URL.Path, "/"+suf) {
+					return op
+				}
+				continue
+			}
+			if r.URL.Path == path {
+				return op
+			}
+		}
+		return ""
+	}
+}
+
 // wrap applies the faults to every business request and serves the fault
 // endpoint itself.
-func (f *Faults) wrap(name string, log *zap.Logger, next http.Handler) http.Handler {
+func (f *Faults) wrap(name string, log *zap.Logger, op opFunc, next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/_faults", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, f.config()) })
 	mux.HandleFunc("POST /v1/_faults", func(w http.ResponseWriter, r *http.Request) {
 		var c FaultConfig
-		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
-			writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
+		if !decode(w, r, &c) {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			writeErr(w, http.StatusUnprocessableEntity, "invalid_faults", err.Error())
 			return
 		}
 		f.Set(c)
@@ -72,24 +155,55 @@ func (f *Faults) wrap(name string, log *zap.Logger, next http.Handler) http.Hand
 		writeJSON(w, http.StatusOK, c)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		c := f.config()
-		if r.Method != http.MethodGet {
-			if c.LatencyMS > 0 {
-				time.Sleep(time.Duration(c.LatencyMS) * time.Millisecond)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", "bodies are at most 1 MiB")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		o := op(r, body)
+		if o == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c := f.config().For(o)
+		hold := func() {
+			d := 30 * time.Second
+			if c.HoldMS > 0 {
+				d = time.Duration(c.HoldMS) * time.Millisecond
 			}
-			if f.roll(c.TimeoutRate) {
-				select {
-				case <-r.Context().Done():
-				case <-time.After(30 * time.Second):
-				}
-				return
-			}
-			if f.roll(c.FailRate) {
-				writeErr(w, http.StatusServiceUnavailable, "injected_fault", name+" simulator: injected 503")
-				return
+			select {
+			case <-r.Context().Done():
+			case <-time.After(d):
 			}
 		}
-		next.ServeHTTP(w, r)
+		if c.LatencyMS > 0 {
+			time.Sleep(time.Duration(c.LatencyMS) * time.Millisecond)
+		}
+		switch {
+		case f.roll(c.TimeoutRate):
+			hold()
+			writeErr(w, http.StatusGatewayTimeout, "injected_timeout", name+" simulator: injected timeout, not run")
+			return
+		case f.roll(c.FailRate):
+			writeErr(w, http.StatusServiceUnavailable, "injected_fault", name+" simulator: injected 503")
+			return
+		}
+		lost, late := f.roll(c.LostReplyRate), f.roll(c.LateReplyRate)
+		if !lost && !late {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// Run it, then lose the answer.
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		log.Info("answer lost after the operation ran", zap.String("sim", name), zap.String("op", o), zap.Int("status", rec.Code), zap.Bool("late", late))
+		if late {
+			hold()
+			writeErr(w, http.StatusGatewayTimeout, "injected_late_reply", name+" simulator: ran, answer held past the caller's timeout")
+			return
+		}
+		writeErr(w, http.StatusInternalServerError, "injected_lost_reply", name+" simulator: ran, then failed to answer")
 	})
 	return mux
 }

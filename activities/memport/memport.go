@@ -26,7 +26,30 @@ type Faults struct {
 	mu     sync.Mutex
 	always map[string]bool
 	next   map[string]int
+	lost   map[string]int
 	calls  map[string]int
+}
+
+// LoseReplies makes op's next n calls take effect and then fail, as when a
+// partner times out after doing the work.
+func (f *Faults) LoseReplies(op string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lost == nil {
+		f.lost = map[string]int{}
+	}
+	f.lost[op] = n
+}
+
+// lose reports whether op's answer, after it took effect, is lost.
+func (f *Faults) lose(op string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lost[op] > 0 {
+		f.lost[op]--
+		return fmt.Errorf("%s: took effect, answer lost: %w", op, errInjected)
+	}
+	return nil
 }
 
 // Always makes op fail until Clear.
@@ -53,7 +76,7 @@ func (f *Faults) Next(op string, n int) {
 func (f *Faults) Clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.always, f.next = nil, nil
+	f.always, f.next, f.lost = nil, nil, nil
 }
 
 // Calls counts attempts of op, failed ones included.
@@ -285,6 +308,17 @@ func (inv *Inventory) settle(op string, req activities.StockRequest, apply func(
 	return nil
 }
 
+// OpenReservations copies what is still reserved, by RMA/line.
+func (inv *Inventory) OpenReservations() map[string]int {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	out := make(map[string]int, len(inv.Reserved))
+	for k, n := range inv.Reserved {
+		out[k] = n
+	}
+	return out
+}
+
 // Move implements activities.Inventory.
 func (inv *Inventory) Move(_ context.Context, req activities.MoveRequest) error {
 	if err := inv.check("inventory.move"); err != nil {
@@ -303,13 +337,40 @@ func (inv *Inventory) Move(_ context.Context, req activities.MoveRequest) error 
 	return nil
 }
 
-// Payments is an in-memory payment ledger.
+// Payments is an in-memory payment ledger. Like Stripe, it remembers
+// idempotency keys for a while only (ForgetKeys ends that while); the
+// ledger itself, and Find by key, last.
 type Payments struct {
 	Faults
 	mu      sync.Mutex
 	idem    idem
 	Ledger  []activities.PaymentRequest
+	results []activities.PaymentResult
 	Decline map[string]bool // kinds refused non-retryably
+}
+
+// ForgetKeys drops every remembered idempotency key, as a provider does once
+// its retention (24 h at Stripe) has passed: a request sent again with an old
+// key now pays again.
+func (p *Payments) ForgetKeys() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.idem = idem{}
+}
+
+// Find implements activities.Payments: the ledger entry made under key.
+func (p *Payments) Find(_ context.Context, key string) (activities.PaymentResult, bool, error) {
+	if err := p.check("payments.find"); err != nil {
+		return activities.PaymentResult{}, false, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.Ledger) - 1; i >= 0; i-- {
+		if p.Ledger[i].Key == key {
+			return p.results[i], true, nil
+		}
+	}
+	return activities.PaymentResult{}, false, nil
 }
 
 // Execute implements activities.Payments.
@@ -324,11 +385,18 @@ func (p *Payments) Execute(_ context.Context, req activities.PaymentRequest) (ac
 	}
 	if v, ok, err := p.idem.lookup(req.Key, req); err != nil || ok {
 		r, _ := v.(activities.PaymentResult)
+		if err == nil {
+			err = p.lose("payments." + req.Kind)
+		}
 		return r, err
 	}
 	res := activities.PaymentResult{ID: fmt.Sprintf("PAY%04d", len(p.Ledger)+1), Status: "succeeded", Amount: req.Amount}
 	p.Ledger = append(p.Ledger, req)
+	p.results = append(p.results, res)
 	p.idem.store(req.Key, req, res)
+	if err := p.lose("payments." + req.Kind); err != nil {
+		return activities.PaymentResult{}, err
+	}
 	return res, nil
 }
 
