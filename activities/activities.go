@@ -168,6 +168,25 @@ func (a *Activities) MoveMoney(ctx context.Context, req PaymentRequest) (Payment
 	return res, nil
 }
 
+// ReconcileMoney is MoveMoney for a movement retried after the provider may
+// have forgotten its idempotency key (24 h at Stripe): it looks the key up
+// first and, when a movement was made under it, returns that one instead of
+// paying again.
+func (a *Activities) ReconcileMoney(ctx context.Context, req PaymentRequest) (PaymentResult, error) {
+	if req.Key == "" {
+		return PaymentResult{}, temporal.NewNonRetryableApplicationError("payment without idempotency key", "MissingKey", nil)
+	}
+	res, found, err := a.Payments.Find(ctx, req.Key)
+	if err != nil {
+		return PaymentResult{}, business(fmt.Errorf("look up %s: %w", req.Key, err))
+	}
+	if found {
+		a.log(ctx, req.RMAID).Info("money movement found by key; not sent again", zap.String("kind", req.Kind), zap.String("key", req.Key), zap.String("payment_id", res.ID))
+		return res, nil
+	}
+	return a.MoveMoney(ctx, req)
+}
+
 // Enqueue puts notices in the outbox; the relay delivers them.
 func (a *Activities) Enqueue(ctx context.Context, notices []Notification) error {
 	if err := a.Store.Enqueue(ctx, notices); err != nil {

@@ -47,9 +47,13 @@ type Inventory interface {
 }
 
 // Payments moves money: refunds, store credit, charges, holds and coupons.
-// One entry point keeps the ledger and its idempotency in one place.
+// One entry point keeps the ledger and its idempotency in one place. Find
+// looks a movement up by its idempotency key: providers forget keys after a
+// while (24 h at Stripe), so a movement retried later than that is
+// reconciled by lookup before it is sent again.
 type Payments interface {
 	Execute(ctx context.Context, req PaymentRequest) (PaymentResult, error)
+	Find(ctx context.Context, key string) (PaymentResult, bool, error)
 }
 
 // Notifier tells customers, support and the quality team.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -175,6 +176,21 @@ func NewPayments(baseURL string) *Payments { return &Payments{newClient(baseURL,
 func (a *Payments) Execute(ctx context.Context, req activities.PaymentRequest) (activities.PaymentResult, error) {
 	var r activities.PaymentResult
 	return r, a.c.call(ctx, http.MethodPost, "/v1/payments", req.Key, req, &r)
+}
+
+// Find implements activities.Payments: GET /v1/payments?key=..., where a
+// 404 means no movement was made under the key.
+func (a *Payments) Find(ctx context.Context, key string) (activities.PaymentResult, bool, error) {
+	var r activities.PaymentResult
+	err := a.c.call(ctx, http.MethodGet, "/v1/payments?key="+url.QueryEscape(key), "", nil, &r)
+	var rej *activities.RejectedError
+	if errors.As(err, &rej) && rej.Code == "not_found" {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	return r, true, nil
 }
 
 // Notifier talks to the notifications service.

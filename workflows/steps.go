@@ -100,6 +100,7 @@ func (r *returnRun) do(ctx workflow.Context, s step, fn, arg, result any) error 
 		r.publish(ctx)
 	}
 	r.steps++
+	first := workflow.Now(ctx)
 	for {
 		r.stage, r.doing = stageWorking, s.doing
 		switch {
@@ -107,6 +108,13 @@ func (r *returnRun) do(ctx workflow.Context, s step, fn, arg, result any) error 
 			r.stage = stageUndoing
 		case s.irrevocable:
 			r.stage = stageIrrevocable
+		}
+		if s.class == classMoney && workflow.Now(ctx).Sub(first) >= reconcileAfter &&
+			workflow.GetVersion(ctx, "reconcile-money-after-key-retention", workflow.DefaultVersion, 1) == 1 {
+			// Support retries a money step after the provider may have
+			// forgotten its idempotency key: look the payment up first,
+			// so an attempt that went through is not paid again.
+			fn = act.ReconcileMoney
 		}
 		err := r.call(ctx, s, fn, arg, result)
 		if err == nil {
@@ -154,6 +162,16 @@ func (r *returnRun) call(ctx workflow.Context, s step, fn, arg, result any) erro
 	lctx = workflow.WithLocalActivityOptions(ctx, localOptions(s.class, s.summary))
 	return workflow.ExecuteLocalActivity(lctx, fn, arg).Get(lctx, result)
 }
+
+// keyRetention is how long a payment provider remembers an idempotency key
+// (24 h at Stripe). A money step's own retries end long before it (15 min,
+// see localOptions); a retry support starts later than reconcileAfter looks
+// the payment up first (Activities.ReconcileMoney). The hour of margin
+// covers the provider's clock and its counting from the first request.
+const (
+	keyRetention   = 24 * time.Hour
+	reconcileAfter = keyRetention - time.Hour
+)
 
 // manySteps is how many steps may follow a command before it is answered
 // with a publication of its own; a standard return never reaches it.
