@@ -6,7 +6,7 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 export GOTOOLCHAIN := local
 
-.PHONY: test lint tools fmt bench record-histories
+.PHONY: test lint tools fmt bench chaos record-histories
 
 # Build first: on a cold cache the embedded Temporal server takes minutes to
 # compile, and the e2e/deploy tests build the rma binary in TestMain, which
@@ -14,6 +14,7 @@ export GOTOOLCHAIN := local
 test: lint
 	$(GO) build ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) chaos CHAOS_RETURNS=100
 
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -35,6 +36,16 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./domain/ ./api/
 	$(GO) build -o $(CURDIR)/.bench/rmabench ./cmd/rmabench
 	$(CURDIR)/.bench/rmabench -json $(CURDIR)/.bench/report.json
+
+# The chaos run (docs/reliability.md): the system as separate processes,
+# partner faults at 20 %, a worker SIGKILLed every 10 s, the Temporal server
+# killed once midway, CHAOS_RETURNS returns down every path; then the audit.
+# Its last line is the summary; it fails when any promise was broken.
+CHAOS_RETURNS ?= 1000
+chaos:
+	$(GO) build -o $(CURDIR)/.chaos/rma ./cmd/rma
+	$(GO) build -o $(CURDIR)/.chaos/rmachaos ./cmd/rmachaos
+	CHAOS_RETURNS=$(CHAOS_RETURNS) $(CURDIR)/.chaos/rmachaos -rma $(CURDIR)/.chaos/rma
 
 # Record the histories the replay test replays, from real server runs of
 # every path (e2e/paths_test.go), into workflows/testdata/histories/$(CUT).
