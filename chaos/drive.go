@@ -62,7 +62,7 @@ func req(n int, tier, kind string, lines ...map[string]any) map[string]any {
 	return map[string]any{"order_id": fmt.Sprintf("SO-CH-%d", n), "kind": kind,
 		"delivered_at": time.Now().Add(-48 * time.Hour).UTC().Format(time.RFC3339), "channel": "web",
 		"customer": map[string]any{"id": fmt.Sprintf("C-CH-%d", n), "tier": tier, "locale": []string{"en", "zh-CN"}[n%2], "email": fmt.Sprintf("c%d@example.com", n)},
-		"lines": ls}
+		"lines":    ls}
 }
 
 func exchange(sku string) func(n int) map[string]any {
@@ -74,7 +74,9 @@ func exchange(sku string) func(n int) map[string]any {
 }
 
 func simple(tier, reason, resolution string) func(n int) map[string]any {
-	return func(n int) map[string]any { return req(n, tier, "return", line("L1", "SKU-RED-M", 19900, reason, resolution)) }
+	return func(n int) map[string]any {
+		return req(n, tier, "return", line("L1", "SKU-RED-M", 19900, reason, resolution))
+	}
 }
 
 // plans are the scenarios, one return each in turn: every kind and path.

@@ -43,7 +43,7 @@ type Config struct {
 // Result is what the audit found.
 type Result struct {
 	Returns, Terminal, Attention, Duplicates, Leaked, Kills, Restarts int
-	Seconds                                                          int
+	Seconds                                                           int
 	// Problems are the audit's other findings; any fails the run.
 	Problems []string
 	// Figures for docs/reliability.md.
