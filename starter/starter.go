@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/temporalio/sqlparser"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
@@ -350,7 +351,10 @@ type Page struct {
 	NextPageToken []byte    `json:"next_page_token,omitempty"`
 }
 
-func quote(v string) string { return "'" + strings.ReplaceAll(v, "'", "") + "'" }
+// quote makes v a string literal of Temporal's visibility query language,
+// escaped by the server's own SQL tokenizer rules: a quote, backslash or
+// keyword in a filter stays a value and cannot end the literal.
+func quote(v string) string { return sqlparser.String(sqlparser.NewStrVal([]byte(v))) }
 
 // Query builds the visibility query for a filter.
 func (f Filter) Query() string {
