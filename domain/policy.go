@@ -249,18 +249,48 @@ func LoadPolicy(data []byte) (Policy, error) {
 	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
 		return Policy{}, fmt.Errorf("read policy: %w", err)
 	}
+	// A map or list set to null ("categories:" with nothing after it) is
+	// cleared; it reads as empty, and prints as null (see YAML).
+	if p.Window.Categories == nil {
+		p.Window.Categories = map[string]Duration{}
+	}
+	if p.Window.FinalSaleCategories == nil {
+		p.Window.FinalSaleCategories = []string{}
+	}
+	if p.Fees.ByReason == nil {
+		p.Fees.ByReason = map[Reason]ReasonFees{}
+	}
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
 	}
 	return p, nil
 }
 
-// YAML renders the effective policy in the same format LoadPolicy reads.
+// YAML renders the effective policy in the same format LoadPolicy reads,
+// so that what it prints loads to the same policy. Maps in a policy file
+// add to the defaults' (a file that sets one reason's fees keeps the other
+// reasons'), so an empty map prints as null, which clears them, not as {},
+// which would keep them.
 func (p Policy) YAML() ([]byte, error) {
+	var doc yaml.Node
+	if err := doc.Encode(p); err != nil {
+		return nil, fmt.Errorf("write policy: %w", err)
+	}
+	var nullEmpty func(n *yaml.Node)
+	nullEmpty = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+			n.Kind, n.Tag, n.Value, n.Style = yaml.ScalarNode, "!!null", "null", 0
+			return
+		}
+		for _, c := range n.Content {
+			nullEmpty(c)
+		}
+	}
+	nullEmpty(&doc)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(p); err != nil {
+	if err := enc.Encode(&doc); err != nil {
 		return nil, fmt.Errorf("write policy: %w", err)
 	}
 	return b.Bytes(), nil
