@@ -1,13 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -241,19 +242,15 @@ func (s *Server) carrierWebhook(w http.ResponseWriter, r *http.Request, _ Princi
 		writeErr(w, http.StatusUnauthorized, "invalid_signature", err.Error())
 		return
 	}
-	var ev workflows.CarrierEvent
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
-		return
-	}
-	if err := ev.Validate(); err != nil {
+	ev, err := parseCarrierEvent(body, s.cfg.Now())
+	var ve *domain.ValidationError
+	switch {
+	case errors.As(err, &ve):
 		s.fail(w, r, err)
 		return
-	}
-	if ev.OccurredAt.IsZero() {
-		ev.OccurredAt = s.cfg.Now().UTC()
+	case err != nil:
+		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
+		return
 	}
 	te := activities.TrackingEvent{EventID: ev.EventID, TrackingNumber: ev.TrackingNumber, Type: ev.Type, OccurredAt: ev.OccurredAt, Detail: ev.Detail}
 	rt, err := s.cfg.Store.AcceptCarrierEvent(r.Context(), te)
@@ -289,6 +286,28 @@ func (s *Server) carrierWebhook(w http.ResponseWriter, r *http.Request, _ Princi
 	}
 	log.Info("carrier event", zap.Bool("signalled", rt.Routing == store.Signal))
 	writeJSON(w, http.StatusAccepted, map[string]string{"rma_id": rt.RMAID, "event_id": ev.EventID})
+}
+
+// parseCarrierEvent reads a webhook body strictly: one JSON object of
+// known fields, valid by CarrierEvent.Validate (a *domain.ValidationError
+// otherwise). A missing occurred_at is the time it arrived.
+func parseCarrierEvent(body []byte, now time.Time) (workflows.CarrierEvent, error) {
+	var ev workflows.CarrierEvent
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return ev, fmt.Errorf("decode carrier event: %w", err)
+	}
+	if dec.More() {
+		return ev, errors.New("decode carrier event: one JSON object expected")
+	}
+	if err := ev.Validate(); err != nil {
+		return ev, err
+	}
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = now.UTC()
+	}
+	return ev, nil
 }
 
 // tasks lists support's open tasks (all=true: closed ones too).
