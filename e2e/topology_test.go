@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
@@ -77,9 +79,18 @@ type topology struct {
 	workerEnv []string
 	worker    *proc
 	dbURL     string
+	hostPort  string
+	namespace string
 }
 
 func startTopology(t *testing.T) *topology {
+	t.Helper()
+	return startTopologyWith(t, "", "auto")
+}
+
+// startTopologyWith runs the topology under a policy ("" for the
+// defaults) with the carrier simulator in the given mode.
+func startTopologyWith(t *testing.T, policyYAML, carrier string) *topology {
 	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseServerOptions(
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true})))
@@ -100,10 +111,17 @@ func startTopology(t *testing.T) *topology {
 	}
 	simBase := httpBase(t) - 1
 	api1, api2 := freePort(t), freePort(t)
-	tp := &topology{dbURL: pg.URL, sim: func(i int) string { return "http://127.0.0.1:" + strconv.Itoa(simBase+i) }}
+	tp := &topology{dbURL: pg.URL, hostPort: hostport, namespace: ns, sim: func(i int) string { return "http://127.0.0.1:" + strconv.Itoa(simBase+i) }}
 	temporalEnv := []string{"TEMPORAL_ADDRESS=" + hostport, "TEMPORAL_NAMESPACE=" + ns, "RMA_DATABASE_URL=" + pg.URL}
+	if policyYAML != "" {
+		policy := filepath.Join(t.TempDir(), "policy.yaml")
+		if err := os.WriteFile(policy, []byte(policyYAML), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		temporalEnv = append(temporalEnv, "RMA_POLICY="+policy)
+	}
 	startProc(t, []string{"RMA_WEBHOOK_SECRET=" + secret}, "sim", "--base-port", strconv.Itoa(simBase),
-		"--webhook-url", "http://127.0.0.1:"+strconv.Itoa(api1)+"/v1/webhooks/carrier", "--sim-carrier", "auto", "--sim-step", "500ms")
+		"--webhook-url", "http://127.0.0.1:"+strconv.Itoa(api1)+"/v1/webhooks/carrier", "--sim-carrier", carrier, "--sim-step", "500ms")
 	tp.workerEnv = append(temporalEnv, "RMA_CARRIER_URL="+tp.sim(1), "RMA_INVENTORY_URL="+tp.sim(2), "RMA_PAYMENTS_URL="+tp.sim(3), "RMA_NOTIFICATIONS_URL="+tp.sim(4))
 	tp.worker = startProc(t, tp.workerEnv, "worker")
 	apiEnv := append(temporalEnv, "RMA_TOKENS="+token+"=backend+support+warehouse+customer+analyst:ops", "RMA_WEBHOOK_SECRET="+secret)
@@ -216,4 +234,69 @@ func TestCrashMidRefundPaysOnce(t *testing.T) {
 		t.Fatalf("paid %d times (refund_total %v): %v", refunds, r.RefundTotal, ledger)
 	}
 	t.Logf("worker killed mid-refund; recovered in %s; %d refund in the ledger", time.Since(killedAt).Round(time.Second), refunds)
+}
+
+// TestScanAndItsDeadlineInOneWorkflowTask: the pickup scan and the end of
+// the pickup buffer reach the workflow in one workflow task. The worker is
+// killed while the buffer runs; the buffer's timer fires, then the carrier's
+// pickup scan arrives, and only then does a worker come back: its first task
+// holds both. Every turn of a wait applies what arrived before it fires a
+// due deadline, so the scan counts and the return goes on, instead of
+// expiring with the parcel already in the carrier's hands.
+func TestScanAndItsDeadlineInOneWorkflowTask(t *testing.T) {
+	tp := startTopologyWith(t, `shipping:
+  pickup_within: 2s
+  pickup_reminder_before: 1s
+  logistics_buffer: 4s
+`, "manual")
+	a := tp.a
+	id := a.create(returnRequest("SO-RACE-1", "C-RACE-1", "SKU-LAMP", 9900, "defective", "refund"))
+	a.waitStatus(id, domain.StatusAwaitingShipment)
+	a.mustCall("POST", "/v1/returns/"+id+"/shipping-choice", map[string]any{"method": "pickup"}, 200)
+	r := a.waitFor(id, "the pickup buffer", func(r domain.Return) bool { return r.Deadline != nil && r.Deadline.Kind == "pickup_buffer" })
+	_ = tp.worker.cmd.Process.Kill()
+	_ = tp.worker.cmd.Wait()
+	// The buffer's timer fires with no worker to act on it.
+	time.Sleep(time.Until(r.Deadline.At) + 2*time.Second)
+	if code, out := a.webhookQuiet(r.TrackingNumber, "picked_up"); code != 202 {
+		t.Fatalf("scan: %d %v", code, out)
+	}
+	startProc(t, tp.workerEnv, "worker")
+	r = a.waitFor(id, "the scan applied", func(r domain.Return) bool { return r.Status != domain.StatusAwaitingShipment })
+	if r.Status != domain.StatusInTransit {
+		t.Fatalf("the scan that came with the deadline did not count: %s %v", r.Status, types(r))
+	}
+	// The history shows both in one task: the timer fired, the signal came,
+	// and only then did a workflow task start.
+	c, err := client.Dial(client.Options{HostPort: tp.hostPort, Namespace: tp.namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	it := c.GetWorkflowHistory(context.Background(), workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var seq []enumspb.EventType
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq = append(seq, ev.EventType)
+	}
+	together := false
+	for i, e := range seq {
+		if e != enumspb.EVENT_TYPE_TIMER_FIRED {
+			continue
+		}
+		for _, f := range seq[i+1:] {
+			if f == enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED {
+				break
+			}
+			if f == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+				together = true
+			}
+		}
+	}
+	if !together {
+		t.Fatalf("no workflow task held a fired timer and the scan together: %v", seq)
+	}
 }
