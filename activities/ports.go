@@ -284,7 +284,12 @@ type Notification struct {
 // with their keys). It is idempotent: a store that has Seq or a newer one
 // changes nothing.
 type Publication struct {
-	Seq       int64                  `json:"seq"`
+	Seq int64 `json:"seq"`
+	// Epoch is the workflow's history length when the publication was
+	// made: of two publications with the same Seq (one workflow task run
+	// twice, by a worker that lost it and by the one that took it over), the
+	// one with the larger Epoch is the one the workflow goes on from.
+	Epoch     int64                  `json:"epoch,omitempty"`
 	Return    domain.Return          `json:"return"`
 	AuditFrom int                    `json:"audit_from"`
 	Audit     []domain.TimelineEntry `json:"audit,omitempty"`

@@ -21,9 +21,12 @@ import (
 // publication older than the stored one changes nothing (every part is
 // guarded by the view's upsert), so a late retry never overwrites a newer
 // view; audit entries, money movements and notices are keyed, so nothing is
-// written twice. The same seq again (a retried local activity, or the
-// workflow task re-run after a worker crash) overwrites the view: the later
-// write is the one the workflow goes on from.
+// written twice. The same seq again is a retried local activity, or the
+// same workflow task run twice: a worker that lost its task (to a timeout or
+// a server restart) may still be running it while another worker re-runs
+// it. The attempt with the longer history (Epoch) is the one the workflow
+// goes on from, so the view is ordered by (seq, epoch): a superseded
+// attempt's late write changes nothing.
 func (s *Store) Publish(ctx context.Context, p activities.Publication) error {
 	r := p.Return
 	r.Seq = p.Seq
@@ -39,6 +42,7 @@ func (s *Store) Publish(ctx context.Context, p activities.Publication) error {
 		return err
 	}
 	args = append(args, parts...)
+	args = append(args, p.Epoch)
 	var stored int
 	if err := s.queryRow(ctx, s.publishQ, args...).Scan(&stored, new(any)); err != nil {
 		return fmt.Errorf("publish %s seq %d: %w", r.ID, p.Seq, err)
@@ -107,10 +111,10 @@ func placeholders(from, n int) string {
 // publishSQL is the publication: the view's upsert guards every other part.
 func publishSQL() string {
 	return `WITH ret AS (
-  INSERT INTO returns (rma_id, seq, ` + returnColumns + `, doc, started)
-  VALUES ($1, $2, ` + placeholders(3, 33) + `, $36, true)
-  ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, ` + updatedColumns() + `, doc = EXCLUDED.doc, started = true, start_next_at = NULL
-  WHERE returns.seq <= EXCLUDED.seq
+  INSERT INTO returns (rma_id, seq, ` + returnColumns + `, doc, started, epoch)
+  VALUES ($1, $2, ` + placeholders(3, 33) + `, $36, true, $43)
+  ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, epoch = EXCLUDED.epoch, ` + updatedColumns() + `, doc = EXCLUDED.doc, started = true, start_next_at = NULL
+  WHERE (returns.seq, returns.epoch) <= (EXCLUDED.seq, EXCLUDED.epoch)
   RETURNING rma_id
 ), lines AS (
   INSERT INTO return_lines (rma_id, line_id, sku, batch, category, supplier, quantity, unit_price, reason, claimed_reason, resolution, eligible,

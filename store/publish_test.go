@@ -386,3 +386,33 @@ func TestConcurrentFirstUseDoesNotExhaustThePool(t *testing.T) {
 		t.Fatalf("%d returns opened, want %d", got, n)
 	}
 }
+
+// TestSupersededAttemptLosesToItsReRun: a worker loses its workflow task
+// (the server restarts) but keeps running it, while another worker re-runs
+// the task and completes the return. Both publish seq 5: the re-run, with
+// the longer history, "completed"; the superseded attempt, late,
+// "inspecting". The read model keeps the re-run's view, whatever the order
+// the two writes land in. (Found by the chaos run: the late write won.)
+func TestSupersededAttemptLosesToItsReRun(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	base := fixture{id: "RMA-EPOCH", status: domain.StatusInspecting, created: t0, lines: []domain.LineState{line("L1", "SKU-A", "B1", domain.ReasonDefective, domain.InspectionPass)}}.ret()
+	done := base
+	done.Status = domain.StatusCompleted
+	stale := activities.Publication{Seq: 5, Epoch: 31, Return: base}
+	rerun := activities.Publication{Seq: 5, Epoch: 36, Return: done}
+	for _, order := range [][]activities.Publication{{rerun, stale}, {stale, rerun}} {
+		if _, err := s.DB().ExecContext(ctx, `DELETE FROM returns WHERE rma_id = $1`, base.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range order {
+			if err := s.Publish(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Get(ctx, base.ID)
+		if err != nil || got.Status != domain.StatusCompleted {
+			t.Fatalf("epochs %d then %d: read model %s (%v), want completed", order[0].Epoch, order[1].Epoch, got.Status, err)
+		}
+	}
+}

@@ -328,7 +328,7 @@ func (r *returnRun) trackParcel(tracking string) {
 // stopped would lie to support and customers.
 func (r *returnRun) publish(ctx workflow.Context) {
 	if r.dirty {
-		p := activities.Publication{Seq: r.published + 1, AuditFrom: r.auditFrom}
+		p := activities.Publication{Seq: r.published + 1, AuditFrom: r.auditFrom, Epoch: int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())}
 		r.v.Seq = p.Seq
 		p.Return = r.v.Clone()
 		p.Audit = append([]domain.TimelineEntry(nil), r.v.Timeline[r.auditFrom:]...)

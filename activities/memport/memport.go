@@ -479,7 +479,7 @@ func (s *Store) Publish(_ context.Context, p activities.Publication) error {
 	}
 	s.Publications++
 	id := p.Return.ID
-	if cur, ok := s.Returns[id]; ok && cur.Seq >= p.Seq {
+	if cur, ok := s.Returns[id]; ok && (cur.Seq > p.Seq || cur.Seq == p.Seq && cur.Epoch > p.Epoch) {
 		return nil
 	}
 	s.Returns[id] = p
