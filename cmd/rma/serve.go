@@ -202,8 +202,13 @@ func newSimCmd() *cobra.Command {
 		Short: "Run the partner simulators standalone (carrier, inventory, payments, notifications)",
 		Long: `rma sim serves the four simulators on --base-port+1 .. +4 (9101-9104 by
 default), the same contracts as the real services (docs/partners.md). Faults
-are set at run time: POST /v1/_faults {"latency_ms":200,"fail_rate":0.2,
-"timeout_rate":0,"duplicate_rate":0.1} on any simulator.`,
+are set at run time with POST /v1/_faults on any simulator, for all its
+operations or per operation:
+  {"latency_ms":200,"fail_rate":0.1,"lost_reply_rate":0.1,"duplicate_rate":0.1}
+  {"endpoints":{"refund":{"lost_reply_rate":0.5}}}     (payments: refunds only)
+lost_reply_rate runs the call and then answers 500; late_reply_rate runs it
+and holds the answer; reorder_rate (carrier) sends delivered before
+picked_up. docs/partners.md lists every fault and operation.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(true)
