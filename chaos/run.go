@@ -185,10 +185,15 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	res.Kills, res.Restarts = int(kills.Load()), int(restarts.Load())
 	logf(out, "every return driven (%d); faults off, waiting for the outbox to drain", finished.Load())
 	clearFaults(ctx, d)
-	if err := drainOutbox(ctx, sys); err != nil {
+	st, err := store.Open(ctx, sys.dbURL)
+	if err != nil {
+		return res, err
+	}
+	defer st.Close()
+	if err := drainOutbox(ctx, st); err != nil {
 		res.Problems = append(res.Problems, err.Error())
 	}
-	audit(ctx, sys, d, all, &res)
+	audit(ctx, sys, st, d, all, &res)
 	res.Seconds = int(time.Since(began).Round(time.Second).Seconds())
 	return res, nil
 }
@@ -219,12 +224,7 @@ func clearFaults(ctx context.Context, d *driver) {
 }
 
 // drainOutbox waits until the relay has delivered every notice.
-func drainOutbox(ctx context.Context, sys *system) error {
-	st, err := store.Open(ctx, sys.dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+func drainOutbox(ctx context.Context, st *store.Store) error {
 	var left int
 	for i := 0; i < 240; i++ {
 		if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND NOT held`).Scan(&left); err != nil {
@@ -238,17 +238,13 @@ func drainOutbox(ctx context.Context, sys *system) error {
 	return fmt.Errorf("%d notices still undelivered after two minutes", left)
 }
 
-func getJSON(ctx context.Context, sys *system, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return fmt.Errorf("build %s: %w", url, err)
+// getJSON reads a simulator's JSON answer.
+func (d *driver) getJSON(ctx context.Context, url string, v any) error {
+	code, body := d.call(ctx, "GET", url, nil, "")
+	if code != http.StatusOK {
+		return fmt.Errorf("get %s: %d %s", url, code, strings.TrimSpace(string(body)))
 	}
-	resp, err := sys.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("decode %s: %w", url, err)
 	}
 	return nil
@@ -256,7 +252,7 @@ func getJSON(ctx context.Context, sys *system, url string, v any) error {
 
 // audit checks every promise from the simulators' ledgers, the read model
 // and the workflows themselves.
-func audit(ctx context.Context, sys *system, d *driver, all []created, res *Result) {
+func audit(ctx context.Context, sys *system, st *store.Store, d *driver, all []created, res *Result) {
 	p := func(format string, args ...any) {
 		if len(res.Problems) < 100 {
 			res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
@@ -268,13 +264,6 @@ func audit(ctx context.Context, sys *system, d *driver, all []created, res *Resu
 	}
 	res.Refused = d.refused
 	d.mu.Unlock()
-	st, err := store.Open(ctx, sys.dbURL)
-	if err != nil {
-		p("open read model: %v", err)
-		return
-	}
-	defer st.Close()
-
 	// Every return ends final, or in needs_attention with a support task;
 	// the read model equals the workflow's own final state.
 	views := map[string]domain.Return{}
@@ -311,7 +300,7 @@ func audit(ctx context.Context, sys *system, d *driver, all []created, res *Resu
 	}
 
 	var ledger []activities.PaymentRequest
-	if err := getJSON(ctx, sys, sys.simURL(3)+"/v1/ledger", &ledger); err != nil {
+	if err := d.getJSON(ctx, sys.simURL(3)+"/v1/ledger", &ledger); err != nil {
 		p("ledger: %v", err)
 	}
 	res.LedgerEntries = len(ledger)
@@ -320,12 +309,12 @@ func audit(ctx context.Context, sys *system, d *driver, all []created, res *Resu
 	dups, found = checkMoney(ledger, views)
 	res.Duplicates += dups
 	var parcels memport.CarrierSnapshot
-	if err := getJSON(ctx, sys, sys.simURL(1)+"/v1/parcels", &parcels); err != nil {
+	if err := d.getJSON(ctx, sys.simURL(1)+"/v1/parcels", &parcels); err != nil {
 		p("parcels: %v", err)
 	}
 	found = append(found, checkGoods(parcels.Shipped, ledger, views)...)
 	var open map[string]int
-	if err := getJSON(ctx, sys, sys.simURL(2)+"/v1/reservations", &open); err != nil {
+	if err := d.getJSON(ctx, sys.simURL(2)+"/v1/reservations", &open); err != nil {
 		p("reservations: %v", err)
 	}
 	var leaked int
@@ -337,7 +326,7 @@ func audit(ctx context.Context, sys *system, d *driver, all []created, res *Resu
 
 	// Notices: every notice in the outbox delivered, exactly once.
 	var sent []activities.Notification
-	if err := getJSON(ctx, sys, sys.simURL(4)+"/v1/outbox", &sent); err != nil {
+	if err := d.getJSON(ctx, sys.simURL(4)+"/v1/outbox", &sent); err != nil {
 		p("notifications: %v", err)
 	}
 	got := map[string]int{}
@@ -490,10 +479,7 @@ func waitFinal(ctx context.Context, st *store.Store, c created) (domain.Return, 
 		}
 		sleep(ctx, 500*time.Millisecond)
 	}
-	if err != nil {
-		return r, err
-	}
-	return r, nil
+	return r, err
 }
 
 // compareWorkflow checks the read model against the workflow: a closed

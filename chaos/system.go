@@ -24,8 +24,10 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/pgdev"
+	"github.com/rma-dev/rma/worker"
 )
 
 const (
@@ -222,7 +224,7 @@ func startSystem(ctx context.Context, bin, dir string, workers int) (s *system, 
 	if err := s.waitTemporal(ctx); err != nil {
 		return nil, err
 	}
-	if s.tc, err = client.DialContext(ctx, client.Options{HostPort: s.hostPort, Logger: quietLogger{}}); err != nil {
+	if s.tc, err = client.DialContext(ctx, client.Options{HostPort: s.hostPort, Logger: worker.NewLogger(zap.NewNop())}); err != nil {
 		return nil, fmt.Errorf("dial temporal: %w", err)
 	}
 	s.sim = mk("sim", []string{"RMA_WEBHOOK_SECRET=" + secret}, "sim", "--base-port", strconv.Itoa(simBase),
@@ -255,7 +257,7 @@ func startSystem(ctx context.Context, bin, dir string, workers int) (s *system, 
 func (s *system) waitTemporal(ctx context.Context) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		c, err := client.DialContext(ctx, client.Options{HostPort: s.hostPort, Logger: quietLogger{}})
+		c, err := client.DialContext(ctx, client.Options{HostPort: s.hostPort, Logger: worker.NewLogger(zap.NewNop())})
 		if err == nil {
 			_, err = c.CheckHealth(ctx, nil)
 			c.Close()
@@ -321,15 +323,6 @@ func (s *system) close() {
 		}
 	})
 }
-
-// quietLogger drops the SDK client's logs: the run's own report says what
-// matters, and the processes' logs are in the run directory.
-type quietLogger struct{}
-
-func (quietLogger) Debug(string, ...any) {}
-func (quietLogger) Info(string, ...any)  {}
-func (quietLogger) Warn(string, ...any)  {}
-func (quietLogger) Error(string, ...any) {}
 
 // logf writes a progress line.
 func logf(w io.Writer, format string, args ...any) {
