@@ -110,8 +110,8 @@ func (s *Carrier) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"event": ev, "webhook_status": status})
 	})
-	return s.wrap("carrier", s.Log, pathOps(map[string]string{
-		"POST /v1/labels": "label", "POST /v1/labels/*/void": "void", "POST /v1/shipments": "shipment", "POST /v1/claims": "claim",
+	return s.wrap("carrier", s.Log, byPattern(map[string]string{
+		"POST /v1/labels": "label", "POST /v1/labels/{tracking}/void": "void", "POST /v1/shipments": "shipment", "POST /v1/claims": "claim",
 	}), mux)
 }
 

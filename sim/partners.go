@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"net/http"
+	"path"
 	"strconv"
 	"time"
 
@@ -87,10 +88,7 @@ func (s *Inventory) Handler(log *zap.Logger) http.Handler {
 		s.Engine.SetStock(r.PathValue("sku"), body.Available, body.UnitPrice)
 		writeJSON(w, http.StatusOK, body)
 	})
-	return s.wrap("inventory", log, pathOps(map[string]string{
-		"POST /v1/reservations": "reserve", "POST /v1/reservations/release": "release",
-		"POST /v1/reservations/commit": "commit", "POST /v1/movements": "move",
-	}), mux)
+	return s.wrap("inventory", log, reservationOp, mux)
 }
 
 // Payments simulates the payment service; its ledger is readable at
@@ -156,10 +154,24 @@ func (s *Payments) Handler(log *zap.Logger) http.Handler {
 	return s.wrap("payments", log, paymentOp, mux)
 }
 
+// reservationOp names inventory operations; release and commit share one
+// route, so the path's last segment names them.
+func reservationOp(pattern string, r *http.Request, _ []byte) string {
+	switch pattern {
+	case "POST /v1/reservations":
+		return "reserve"
+	case "POST /v1/reservations/{op}":
+		return path.Base(r.URL.Path)
+	case "POST /v1/movements":
+		return "move"
+	}
+	return ""
+}
+
 // paymentOp names a payment by its kind ("refund", "hold", ...), so faults
 // can hit refunds only.
-func paymentOp(r *http.Request, body []byte) string {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/payments" {
+func paymentOp(pattern string, _ *http.Request, body []byte) string {
+	if pattern != "POST /v1/payments" {
 		return ""
 	}
 	var p struct {
@@ -208,5 +220,5 @@ func (s *Notifications) Handler(log *zap.Logger) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
-	return s.wrap("notifications", log, pathOps(map[string]string{"POST /v1/messages": "message"}), mux)
+	return s.wrap("notifications", log, byPattern(map[string]string{"POST /v1/messages": "message"}), mux)
 }

@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"time"
 
@@ -109,36 +108,19 @@ func (f *Faults) Set(c FaultConfig) {
 	f.FaultConfig = c
 }
 
-// opFunc names the operation a request is (see FaultConfig.Endpoints); ""
-// is not a business operation and gets no faults.
-type opFunc func(r *http.Request, body []byte) string
+// opFunc names the operation a request is (see FaultConfig.Endpoints),
+// from the route pattern the simulator's mux matched, the request and its
+// body; "" is not a business operation and gets no faults.
+type opFunc func(pattern string, r *http.Request, body []byte) string
 
-// pathOps names operations by method and path; a path ending in "/*" is a
-// prefix whose last segment must follow ("POST /v1/labels/*/void").
-func pathOps(ops map[string]string) opFunc {
-	return func(r *http.Request, _ []byte) string {
-		for pattern, op := range ops {
-			method, path, _ := strings.Cut(pattern, " ")
-			if method != r.Method {
-				continue
-			}
-			if pre, suf, ok := strings.Cut(path, "/*/"); ok {
-				if strings.HasPrefix(r.URL.Path, pre+"/") && strings.HasSuffix(r.URL.Path, "/"+suf) {
-					return op
-				}
-				continue
-			}
-			if r.URL.Path == path {
-				return op
-			}
-		}
-		return ""
-	}
+// byPattern names operations by their route pattern.
+func byPattern(ops map[string]string) opFunc {
+	return func(pattern string, _ *http.Request, _ []byte) string { return ops[pattern] }
 }
 
 // wrap applies the faults to every business request and serves the fault
 // endpoint itself.
-func (f *Faults) wrap(name string, log *zap.Logger, op opFunc, next http.Handler) http.Handler {
+func (f *Faults) wrap(name string, log *zap.Logger, op opFunc, next *http.ServeMux) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/_faults", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, f.config()) })
 	mux.HandleFunc("POST /v1/_faults", func(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +143,8 @@ func (f *Faults) wrap(name string, log *zap.Logger, op opFunc, next http.Handler
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		o := op(r, body)
+		_, pattern := next.Handler(r)
+		o := op(pattern, r, body)
 		if o == "" {
 			next.ServeHTTP(w, r)
 			return
