@@ -202,3 +202,43 @@ func clonePtr[T any](p *T) *T {
 	v := *p
 	return &v
 }
+
+// staffOnlyEvent reports whether a timeline entry is staff's business:
+// internal notes, failures and their handling, SLA bookkeeping.
+func staffOnlyEvent(typ string) bool {
+	switch typ {
+	case "note", "needs_attention", "failed", "retry", "compensated", "sla_breach", "claim_failed",
+		"carrier_events_capped", "abandoned", "attention_retry", "attention_abandon":
+		return true
+	}
+	return false
+}
+
+// CustomerView is the return as its own customer sees it: without support's
+// notes, the assignee, what failed inside (attention, claim errors), SLA
+// breaches, payment keys, suppliers and batches, inspection notes, and the
+// timeline entries that are staff's business. Staff who acted show as
+// "merchant"; self is the customer's own actor name.
+func (r Return) CustomerView(self string) Return {
+	c := r.Clone()
+	c.Notes, c.Assignee, c.Attention, c.ClaimError, c.SLABreaches, c.Payments = nil, "", nil, "", nil, nil
+	c.Timeline = c.Timeline[:0]
+	for _, e := range r.Timeline {
+		if staffOnlyEvent(e.Type) {
+			continue
+		}
+		switch e.Actor {
+		case self, "customer", "system", "policy", "carrier":
+		default:
+			e.Actor = "merchant"
+		}
+		c.Timeline = append(c.Timeline, e)
+	}
+	for i := range c.Lines {
+		c.Lines[i].Supplier, c.Lines[i].Batch = "", ""
+		if c.Lines[i].Inspection != nil {
+			c.Lines[i].Inspection.Note = ""
+		}
+	}
+	return c
+}

@@ -47,6 +47,36 @@ type CommandResult struct {
 	Seq    int64         `json:"seq"`
 }
 
+// Acting is who sends a command and in which roles. Every update payload
+// embeds it: the API stamps the caller's token, and the update's validator
+// refuses an actor without a role the command needs (CommandRoles), so the
+// refusal writes nothing to history.
+type Acting struct {
+	ActorRoles []string `json:"actor_roles,omitempty"`
+}
+
+// SetActorRoles stamps the roles the command is sent with.
+func (a *Acting) SetActorRoles(roles []string) { a.ActorRoles = roles }
+
+func (a Acting) actorRoles() []string { return a.ActorRoles }
+
+// CommandRoles are the roles that may send an update (admin may send any).
+func CommandRoles(name string) []string {
+	switch name {
+	case UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateNote, UpdateResolveAttention:
+		return []string{domain.RoleSupport}
+	case UpdateInfo:
+		return []string{domain.RoleCustomer, domain.RoleBackend, domain.RoleSupport}
+	case UpdateShippingChoice, UpdateExchangeChoice:
+		return []string{domain.RoleCustomer, domain.RoleBackend}
+	case UpdateCancel:
+		return []string{domain.RoleBackend, domain.RoleSupport, domain.RoleCustomer}
+	case UpdateReceive, UpdateInspection, UpdateRepairDone:
+		return []string{domain.RoleWarehouse}
+	}
+	return nil
+}
+
 // Outcome is the workflow's result: how the return ended, and the read
 // model's seq that shows it.
 type Outcome struct {
@@ -55,11 +85,13 @@ type Outcome struct {
 	RefundTotal domain.Money  `json:"refund_total"`
 }
 
-// Error types of refused commands: the API maps invalid_transition to 409
-// and invalid_input to 422.
+// Error types of refused commands: the API maps invalid_transition to 409,
+// invalid_input to 422 and forbidden to 403.
 const (
 	ErrInvalidTransition = "invalid_transition"
 	ErrInvalidInput      = "invalid_input"
+	// ErrForbidden: the actor lacks a role the command needs (403).
+	ErrForbidden = "forbidden"
 )
 
 // SignalCarrierEvent carries carrier tracking events: fire-and-forget, and
@@ -95,12 +127,14 @@ func (in StartInput) Opening() domain.Opening {
 
 // ApproveInput approves a return under review.
 type ApproveInput struct {
+	Acting
 	Actor string `json:"actor"`
 	Note  string `json:"note,omitempty"`
 }
 
 // DeclineInput declines a return under review.
 type DeclineInput struct {
+	Acting
 	Actor  string `json:"actor"`
 	Reason string `json:"reason"`
 	Note   string `json:"note,omitempty"`
@@ -109,12 +143,14 @@ type DeclineInput struct {
 // RequestInfoInput asks the customer for more information; the decision
 // clock stops until the answer.
 type RequestInfoInput struct {
+	Acting
 	Actor    string `json:"actor"`
 	Question string `json:"question"`
 }
 
 // InfoInput is the customer's answer.
 type InfoInput struct {
+	Acting
 	Actor  string   `json:"actor"`
 	Answer string   `json:"answer"`
 	Photos []string `json:"photos,omitempty"`
@@ -122,6 +158,7 @@ type InfoInput struct {
 
 // ShippingChoiceInput picks carrier pickup or drop-off.
 type ShippingChoiceInput struct {
+	Acting
 	Actor  string                `json:"actor"`
 	Method domain.ShippingMethod `json:"method"`
 }
@@ -129,6 +166,7 @@ type ShippingChoiceInput struct {
 // ExchangeChoiceInput answers an out-of-stock replacement. LineID may be
 // empty when only one line waits for a choice.
 type ExchangeChoiceInput struct {
+	Acting
 	Actor  string                `json:"actor"`
 	LineID string                `json:"line_id,omitempty"`
 	Choice domain.ExchangeChoice `json:"choice"`
@@ -137,12 +175,14 @@ type ExchangeChoiceInput struct {
 
 // CancelInput cancels a return that has not been received.
 type CancelInput struct {
+	Acting
 	Actor  string `json:"actor"`
 	Reason string `json:"reason,omitempty"`
 }
 
 // ReceiveInput records the parcel's arrival at the warehouse.
 type ReceiveInput struct {
+	Acting
 	Actor string `json:"actor"`
 	Note  string `json:"note,omitempty"`
 }
@@ -160,6 +200,7 @@ type InspectionItem struct {
 
 // InspectionInput records inspection of some or all lines.
 type InspectionInput struct {
+	Acting
 	Actor string           `json:"actor"`
 	Items []InspectionItem `json:"items"`
 }
@@ -175,12 +216,14 @@ type SurveyInput struct {
 
 // NoteInput adds an internal support note.
 type NoteInput struct {
+	Acting
 	Actor string `json:"actor"`
 	Note  string `json:"note"`
 }
 
 // RepairDoneInput says a repaired line is ready to go back.
 type RepairDoneInput struct {
+	Acting
 	Actor  string `json:"actor"`
 	LineID string `json:"line_id"`
 	Note   string `json:"note,omitempty"`
@@ -197,6 +240,7 @@ const (
 // finished the return by hand, and Outcome (completed or cancelled) is the
 // status it ends in. Nothing is undone on abandon.
 type ResolveAttentionInput struct {
+	Acting
 	Actor   string        `json:"actor"`
 	Action  string        `json:"action"`
 	Outcome domain.Status `json:"outcome,omitempty"`

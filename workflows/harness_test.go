@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -102,7 +103,19 @@ func line(id, sku string, price int64, reason domain.Reason, res domain.Resoluti
 
 func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
 
+// asRole stamps the first role the command needs, as the API does from the
+// caller's token, unless the test set roles itself.
+func asRole(name string, arg any) any {
+	v := reflect.New(reflect.TypeOf(arg))
+	v.Elem().Set(reflect.ValueOf(arg))
+	if f := v.Elem().FieldByName("ActorRoles"); f.IsValid() && f.Len() == 0 {
+		v.Interface().(interface{ SetActorRoles([]string) }).SetActorRoles(workflows.CommandRoles(name)[:1])
+	}
+	return v.Elem().Interface()
+}
+
 func (h *harness) updateID(name, id string, arg any) *updResult {
+	arg = asRole(name, arg)
 	res := &updResult{name: name}
 	h.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
 		OnReject: func(err error) { res.rejected = err },

@@ -62,7 +62,10 @@ type command struct {
 }
 
 // validatable is every command payload.
-type validatable interface{ Validate() error }
+type validatable interface {
+	Validate() error
+	actorRoles() []string
+}
 
 // handle registers one update: a validator (shape, stage, the command's own
 // rule) and a handler that queues the command and waits for its answer.
@@ -107,7 +110,16 @@ func handle[T validatable](ctx workflow.Context, r *returnRun, name string, rule
 		}
 		return c.result, c.err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, name, handler, workflow.UpdateHandlerOptions{Validator: validate}); err != nil {
+	// Only the validator checks the actor's roles: they cannot change
+	// between validation and the main flow applying the command, and
+	// commands accepted before roles were stamped replay as they ran.
+	validateActor := func(vctx workflow.Context, in T) error {
+		if roles := CommandRoles(name); !domain.HasAnyRole(in.actorRoles(), roles) {
+			return refuse(ErrForbidden, "cannot %s: the actor needs one of the roles %s", verb(name), strings.Join(roles, ", "))
+		}
+		return validate(vctx, in)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, name, handler, workflow.UpdateHandlerOptions{Validator: validateActor}); err != nil {
 		return fmt.Errorf("register update %s: %w", name, err)
 	}
 	return nil
@@ -379,20 +391,20 @@ func actorOr(a, def string) string {
 }
 
 func (r *returnRun) applyApprove(ctx workflow.Context, in ApproveInput) error {
-	r.decision = "approved"
+	r.decision, r.decidedBy = "approved", in.Actor
 	r.addTimeline(ctx, "approve_command", in.Actor, in.Note)
 	return nil
 }
 
 func (r *returnRun) applyDecline(ctx workflow.Context, in DeclineInput) error {
-	r.decision = "declined"
+	r.decision, r.decidedBy = "declined", in.Actor
 	r.v.DeclineReason = in.Reason
 	r.addTimeline(ctx, "decline_command", in.Actor, strings.TrimSpace(in.Reason+" "+in.Note))
 	return nil
 }
 
 func (r *returnRun) applyRequestInfo(ctx workflow.Context, in RequestInfoInput) error {
-	r.infoAsked = true
+	r.infoAsked, r.decidedBy = true, in.Actor
 	r.infoRounds++
 	r.addTimeline(ctx, "info_requested", in.Actor, in.Question)
 	return nil

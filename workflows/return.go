@@ -179,13 +179,13 @@ func (r *returnRun) review(ctx workflow.Context) error {
 		case "approved":
 			r.v.Decision = "approved"
 			r.reach(ctx, "approved")
-			r.addTimeline(ctx, "approved", "support", "")
+			r.addTimeline(ctx, "approved", actorOr(r.decidedBy, "support"), "")
 			r.v.WaitingOn, r.v.Deadline = domain.Wait(domain.WaitingSystem), nil
 			return nil
 		case "declined":
 			r.v.Decision = "declined"
 			r.reach(ctx, "closed")
-			r.transition(ctx, domain.StatusDeclined, nil, nil, "declined", "support", r.v.DeclineReason)
+			r.transition(ctx, domain.StatusDeclined, nil, nil, "declined", actorOr(r.decidedBy, "support"), r.v.DeclineReason)
 			r.notice(activities.ToCustomer, "declined", map[string]string{"reason": r.v.DeclineReason})
 			return errStop
 		}
@@ -195,7 +195,7 @@ func (r *returnRun) review(ctx workflow.Context) error {
 		now := r.now(ctx)
 		remaining := decisionDue.Sub(now)
 		infoDue := now.Add(r.p.Review.InfoWithin.D())
-		r.transition(ctx, domain.StatusInfoRequested, domain.Wait(domain.WaitingCustomer), domain.DeadlineAt("info", infoDue), "awaiting_info", "support", "")
+		r.transition(ctx, domain.StatusInfoRequested, domain.Wait(domain.WaitingCustomer), domain.DeadlineAt("info", infoDue), "awaiting_info", actorOr(r.decidedBy, "support"), "")
 		r.notice(activities.ToCustomer, "info_requested", map[string]string{"answer_by": domain.FormatTime(infoDue)})
 		round := r.infoRounds
 		met, err := r.await(ctx, &wait{stage: stageInfo, until: func() bool { return r.infoAnswer != nil || r.decision != "" }, points: []point{
@@ -215,7 +215,11 @@ func (r *returnRun) review(ctx workflow.Context) error {
 		}
 		decisionDue = r.now(ctx).Add(remaining)
 		if r.decision == "" {
-			r.transition(ctx, domain.StatusPendingReview, domain.Wait(domain.WaitingSupport), domain.DeadlineAt("decision_sla", decisionDue), "review_resumed", "customer", "decision clock resumed")
+			by := "customer"
+			if r.infoAnswer != nil {
+				by = actorOr(r.infoAnswer.Actor, by)
+			}
+			r.transition(ctx, domain.StatusPendingReview, domain.Wait(domain.WaitingSupport), domain.DeadlineAt("decision_sla", decisionDue), "review_resumed", by, "decision clock resumed")
 			r.notice(activities.ToSupport, "info_received", map[string]string{"decide_by": domain.FormatTime(decisionDue)})
 		}
 	}

@@ -168,7 +168,10 @@ type returnRun struct {
 	holdAt map[string]time.Time
 
 	// what applied commands decided, read by the waits
-	decision   string
+	decision string
+	// decidedBy is who sent the review command (approve, decline or
+	// request info) the main flow acts on.
+	decidedBy  string
 	infoAsked  bool
 	infoAnswer *InfoInput
 	infoRounds int
