@@ -64,7 +64,7 @@ func checkInvocation(t *testing.T, args []string) string {
 func sourceEnv(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
-	for _, dir := range []string{"../cmd/rma"} {
+	for _, dir := range []string{"../cmd/rma", "../codec"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 		for _, f := range files {
 			src, err := os.ReadFile(f)
@@ -206,5 +206,135 @@ func TestDockerfileBuildsTheCLI(t *testing.T) {
 	gomod, _ := os.ReadFile("../go.mod")
 	if m := regexp.MustCompile(`(?m)^go (1\.\d+)`).FindSubmatch(gomod); m == nil || !strings.Contains(s, "golang:"+string(m[1])) {
 		t.Errorf("Dockerfile's Go image does not match go.mod's go directive")
+	}
+}
+
+// secretName is an environment variable that holds a secret.
+var secretName = regexp.MustCompile(`(PASSWORD|PWD|SECRET|TOKEN|TOKENS|_AUTH|API_KEY|DATABASE_URL|PAYLOAD_KEYS)$`)
+
+// The deploy files take every secret from env files, compose secrets or
+// Kubernetes Secrets, never inline; and the env file they name is
+// git-ignored, with a committed example whose values are empty.
+func TestNoInlineSecrets(t *testing.T) {
+	var compose struct {
+		Services map[string]struct {
+			Environment map[string]string
+			EnvFile     []string `yaml:"env_file"`
+			Secrets     []string
+		}
+		Secrets map[string]struct{ File string }
+	}
+	raw, err := os.ReadFile("compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatal(err)
+	}
+	envFiles := map[string]bool{}
+	for name, svc := range compose.Services {
+		for k, v := range svc.Environment {
+			if secretName.MatchString(k) {
+				t.Errorf("compose service %s sets %s=%q inline", name, k, v)
+			}
+			if strings.Contains(strings.ToLower(v), "change-me") {
+				t.Errorf("compose service %s: %s is a placeholder", name, k)
+			}
+		}
+		for _, f := range svc.EnvFile {
+			envFiles[f] = true
+		}
+	}
+	ignored, err := os.ReadFile("../.gitignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range envFiles {
+		if !strings.Contains(string(ignored), "deploy/"+f) {
+			t.Errorf("env file %s is not git-ignored", f)
+		}
+		example, err := os.ReadFile(f + ".example")
+		if err != nil {
+			t.Errorf("no %s.example documents %s", f, f)
+			continue
+		}
+		for _, line := range strings.Split(string(example), "\n") {
+			k, v, ok := strings.Cut(line, "=")
+			if ok && !strings.HasPrefix(k, "#") && v != "" && !strings.Contains(v, "<password>") {
+				t.Errorf("%s.example gives %s a value", f, k)
+			}
+		}
+	}
+	for name, s := range compose.Secrets {
+		if !strings.Contains(string(ignored), "deploy/"+s.File) {
+			t.Errorf("compose secret %s (%s) is not git-ignored", name, s.File)
+		}
+	}
+
+	k8s, err := os.ReadFile("k8s/rma.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(k8s)))
+	for {
+		var doc struct {
+			Kind string
+			Data map[string]string
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Env []struct {
+								Name, Value string
+							}
+						}
+					}
+				}
+			}
+		}
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if doc.Kind == "Secret" {
+			t.Error("k8s/rma.yaml holds a Secret: secrets are created by the operator, not committed")
+		}
+		for k := range doc.Data {
+			if secretName.MatchString(k) {
+				t.Errorf("%s sets %s in plain data", doc.Kind, k)
+			}
+		}
+		for _, c := range doc.Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if secretName.MatchString(e.Name) && e.Value != "" {
+					t.Errorf("a container sets %s inline", e.Name)
+				}
+			}
+		}
+	}
+}
+
+// rma api and rma worker refuse to start with a placeholder secret, before
+// they connect to anything.
+func TestPlaceholderSecretsStopTheProcesses(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"api"}, []string{"RMA_WEBHOOK_SECRET=change-me"}, "placeholder"},
+		{[]string{"api"}, []string{"RMA_WEBHOOK_SECRET=7c1e0f4a9b2d48e6a3f5", "RMA_TOKENS=change-me=admin:ops"}, "placeholder"},
+		{[]string{"api"}, []string{"RMA_WEBHOOK_SECRET=7c1e0f4a9b2d48e6a3f5", "RMA_TOKENS=short=admin:ops"}, "characters"},
+		{[]string{"api"}, []string{"RMA_WEBHOOK_SECRET=7c1e0f4a9b2d48e6a3f5"}, "payload encryption keys"},
+		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x"}, []string{"RMA_PAYMENTS_AUTH=bearer:change-me"}, "placeholder"},
+		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x"}, []string{"RMA_CARRIER_AUTH=basic:abc"}, "bearer:TOKEN or hmac:SECRET"},
+	}
+	for _, c := range cases {
+		cmd := exec.Command(bin, c.args...)
+		env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TEMPORAL_ADDRESS=127.0.0.1:1"}
+		cmd.Env = append(env, c.env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("rma %v with %v: %v %s", c.args, c.env, err, out)
+		}
 	}
 }
