@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.uber.org/zap"
 
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/starter"
 	"github.com/rma-dev/rma/store"
@@ -30,87 +32,29 @@ var openAPIDoc []byte
 // OpenAPI returns the OpenAPI document served at /v1/openapi.json.
 func OpenAPI() []byte { return append([]byte(nil), openAPIDoc...) }
 
-// Roles.
-const (
-	RoleBackend   = "backend"
-	RoleSupport   = "support"
-	RoleWarehouse = "warehouse"
-	RoleCustomer  = "customer"
-	RoleAnalyst   = "analyst"
-	RoleAdmin     = "admin"
-)
-
-// AllRoles is every role (what RMA_DEV_TOKEN gets).
-func AllRoles() []string {
-	return []string{RoleBackend, RoleSupport, RoleWarehouse, RoleCustomer, RoleAnalyst, RoleAdmin}
-}
-
-// Principal is who a bearer token stands for.
-type Principal struct {
-	Subject string
-	Roles   []string
-}
-
-func (p Principal) has(roles []string) bool {
-	for _, have := range p.Roles {
-		if have == RoleAdmin {
-			return true
-		}
-		for _, want := range roles {
-			if have == want {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// ParseTokens reads "token=role+role:subject,token2=role" (RMA_TOKENS).
-func ParseTokens(spec string) (map[string]Principal, error) {
-	out := map[string]Principal{}
-	for _, item := range strings.Split(spec, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		tok, rest, ok := strings.Cut(item, "=")
-		if !ok || tok == "" || rest == "" {
-			return nil, fmt.Errorf("token entry %q: want token=role+role[:subject]", item)
-		}
-		roles, subject, _ := strings.Cut(rest, ":")
-		p := Principal{Subject: subject}
-		for _, r := range strings.Split(roles, "+") {
-			if !validRole(r) {
-				return nil, fmt.Errorf("token entry %q: unknown role %q", item, r)
-			}
-			p.Roles = append(p.Roles, r)
-		}
-		if p.Subject == "" {
-			p.Subject = p.Roles[0]
-		}
-		out[tok] = p
-	}
-	return out, nil
-}
-
-func validRole(r string) bool {
-	for _, x := range AllRoles() {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
-
 // Config wires the API.
 type Config struct {
 	Returns *starter.Client
 	// Store is the PostgreSQL side: reads, the survey, webhook routing,
 	// tasks and analytics.
-	Store         *store.Store
+	Store *store.Store
+	// Tokens are static tokens (RMA_TOKENS, RMA_DEV_TOKEN); tokens made
+	// with rma token create are looked up in Store.
 	Tokens        map[string]Principal
 	WebhookSecret []byte
-	Logger        *zap.Logger
+	// RateLimit is each token's sustained requests a second (burst:
+	// RateBurst); 0 turns limits off.
+	RateLimit float64
+	RateBurst int
+	Logger    *zap.Logger
+	// Codec, when set, serves the codec server at /codec/ for the Temporal
+	// UI: it decodes payloads of Namespace for CodecOrigins (the UI's
+	// origin, for CORS). CodecTrustUI lets that origin decode without a
+	// token (rma dev only, whose UI has no sign-in).
+	Codec        *codec.Keyring
+	Namespace    string
+	CodecOrigins []string
+	CodecTrustUI bool
 	// Ready reports whether dependencies answer (for /readyz).
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
@@ -118,8 +62,10 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	cfg Config
-	log *zap.Logger
+	cfg    Config
+	log    *zap.Logger
+	static map[[32]byte]Principal
+	limits *limiter
 }
 
 // New builds the API server.
@@ -130,7 +76,11 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, log: cfg.Logger}
+	static := make(map[[32]byte]Principal, len(cfg.Tokens))
+	for tok, p := range cfg.Tokens {
+		static[sha256.Sum256([]byte(tok))] = p
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, static: static, limits: newLimiter(cfg.RateLimit, cfg.RateBurst)}
 }
 
 type route struct {
@@ -146,33 +96,13 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.method+" "+rt.path, s.guard(rt))
 	}
+	if h := s.CodecHandler(); h != nil {
+		mux.Handle("/codec/", h)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
-}
-
-func (s *Server) guard(rt route) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		var p Principal
-		if rt.roles != nil {
-			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			pr, known := s.cfg.Tokens[strings.TrimSpace(tok)]
-			switch {
-			case !ok || !known:
-				writeErr(w, http.StatusUnauthorized, "unauthorized", "a valid Authorization: Bearer <token> header is required")
-				return
-			case !pr.has(rt.roles):
-				writeErr(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this endpoint needs one of the roles %v", rt.roles))
-				return
-			}
-			p = pr
-		}
-		rt.handle(w, r, p)
-		s.log.Debug("request", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("rma_id", r.PathValue("id")),
-			zap.String("subject", p.Subject), zap.Duration("took", time.Since(start)))
-	}
 }
 
 // Error is the API error body. Status is the return's status when a
@@ -244,6 +174,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeErr(w, http.StatusUnprocessableEntity, "validation_failed", ve.Error(), ve.Problems...)
 	case errors.Is(err, starter.ErrNotFound):
 		writeErr(w, http.StatusNotFound, "not_found", "return "+r.PathValue("id")+" not found")
+	case errors.As(err, &ref) && ref.Kind == workflows.ErrForbidden:
+		writeErr(w, http.StatusForbidden, ref.Kind, ref.Message)
 	case errors.As(err, &ref) && ref.Kind == workflows.ErrInvalidInput:
 		writeErr(w, http.StatusUnprocessableEntity, ref.Kind, ref.Message)
 	case errors.As(err, &ref):

@@ -21,14 +21,9 @@ import (
 	"github.com/rma-dev/rma/workflows"
 )
 
-var (
-	readers   = []string{RoleBackend, RoleSupport, RoleWarehouse, RoleCustomer}
-	backend   = []string{RoleBackend}
-	support   = []string{RoleSupport}
-	warehouse = []string{RoleWarehouse}
-	customer  = []string{RoleCustomer, RoleBackend}
-	analyst   = []string{RoleAnalyst}
-)
+// Who may call what. A command's roles are the workflow contract's
+// (workflows.CommandRoles), so the API and the update validators agree.
+func rolesReaders() []string { return []string{RoleBackend, RoleSupport, RoleWarehouse, RoleCustomer} }
 
 func (s *Server) routes() []route {
 	return []route{
@@ -40,29 +35,29 @@ func (s *Server) routes() []route {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(openAPIDoc)
 		}},
-		{method: "POST", path: "/v1/returns", roles: backend, handle: s.create},
-		{method: "GET", path: "/v1/returns", roles: []string{RoleSupport, RoleBackend, RoleAnalyst}, handle: s.list},
-		{method: "GET", path: "/v1/returns/{id}", roles: readers, handle: s.get},
-		{method: "POST", path: "/v1/returns/{id}/approve", roles: support, handle: command(s, workflows.UpdateApprove, func(in *workflows.ApproveInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/decline", roles: support, handle: command(s, workflows.UpdateDecline, func(in *workflows.DeclineInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/request-info", roles: support, handle: command(s, workflows.UpdateRequestInfo, func(in *workflows.RequestInfoInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/info", roles: []string{RoleCustomer, RoleBackend, RoleSupport}, handle: command(s, workflows.UpdateInfo, func(in *workflows.InfoInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/shipping-choice", roles: customer, handle: command(s, workflows.UpdateShippingChoice, func(in *workflows.ShippingChoiceInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/exchange-choice", roles: customer, handle: command(s, workflows.UpdateExchangeChoice, func(in *workflows.ExchangeChoiceInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/cancel", roles: []string{RoleBackend, RoleSupport, RoleCustomer}, handle: command(s, workflows.UpdateCancel, func(in *workflows.CancelInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/receive", roles: warehouse, handle: command(s, workflows.UpdateReceive, func(in *workflows.ReceiveInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/inspection", roles: warehouse, handle: command(s, workflows.UpdateInspection, func(in *workflows.InspectionInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/survey", roles: customer, handle: s.survey},
-		{method: "POST", path: "/v1/returns/{id}/notes", roles: support, handle: command(s, workflows.UpdateNote, func(in *workflows.NoteInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/repair-done", roles: warehouse, handle: command(s, workflows.UpdateRepairDone, func(in *workflows.RepairDoneInput, p Principal) { in.Actor = p.Subject })},
-		{method: "POST", path: "/v1/returns/{id}/attention", roles: support, handle: command(s, workflows.UpdateResolveAttention, func(in *workflows.ResolveAttentionInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns", roles: []string{RoleBackend}, handle: s.create},
+		{method: "GET", path: "/v1/returns", roles: []string{RoleSupport, RoleBackend, RoleAnalyst, RoleWarehouse, RoleCustomer}, handle: s.list},
+		{method: "GET", path: "/v1/returns/{id}", roles: rolesReaders(), handle: s.get},
+		{method: "POST", path: "/v1/returns/{id}/approve", roles: workflows.CommandRoles(workflows.UpdateApprove), handle: command(s, workflows.UpdateApprove, func(in *workflows.ApproveInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/decline", roles: workflows.CommandRoles(workflows.UpdateDecline), handle: command(s, workflows.UpdateDecline, func(in *workflows.DeclineInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/request-info", roles: workflows.CommandRoles(workflows.UpdateRequestInfo), handle: command(s, workflows.UpdateRequestInfo, func(in *workflows.RequestInfoInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/info", roles: workflows.CommandRoles(workflows.UpdateInfo), handle: command(s, workflows.UpdateInfo, func(in *workflows.InfoInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/shipping-choice", roles: workflows.CommandRoles(workflows.UpdateShippingChoice), handle: command(s, workflows.UpdateShippingChoice, func(in *workflows.ShippingChoiceInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/exchange-choice", roles: workflows.CommandRoles(workflows.UpdateExchangeChoice), handle: command(s, workflows.UpdateExchangeChoice, func(in *workflows.ExchangeChoiceInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/cancel", roles: workflows.CommandRoles(workflows.UpdateCancel), handle: command(s, workflows.UpdateCancel, func(in *workflows.CancelInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/receive", roles: workflows.CommandRoles(workflows.UpdateReceive), handle: command(s, workflows.UpdateReceive, func(in *workflows.ReceiveInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/inspection", roles: workflows.CommandRoles(workflows.UpdateInspection), handle: command(s, workflows.UpdateInspection, func(in *workflows.InspectionInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/survey", roles: []string{RoleCustomer, RoleBackend}, handle: s.survey},
+		{method: "POST", path: "/v1/returns/{id}/notes", roles: workflows.CommandRoles(workflows.UpdateNote), handle: command(s, workflows.UpdateNote, func(in *workflows.NoteInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/repair-done", roles: workflows.CommandRoles(workflows.UpdateRepairDone), handle: command(s, workflows.UpdateRepairDone, func(in *workflows.RepairDoneInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/attention", roles: workflows.CommandRoles(workflows.UpdateResolveAttention), handle: command(s, workflows.UpdateResolveAttention, func(in *workflows.ResolveAttentionInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/webhooks/carrier", signed: true, handle: s.carrierWebhook},
-		{method: "GET", path: "/v1/tasks", roles: support, handle: s.tasks},
-		{method: "GET", path: "/v1/carrier-events", roles: support, handle: s.carrierEvents},
-		{method: "GET", path: "/v1/analytics/kpis", roles: analyst, handle: s.kpis},
-		{method: "GET", path: "/v1/analytics/reasons", roles: analyst, handle: s.reasons},
-		{method: "GET", path: "/v1/analytics/anomalies", roles: analyst, handle: s.anomalies},
-		{method: "POST", path: "/v1/analytics/sales", roles: analyst, handle: s.importSales},
+		{method: "GET", path: "/v1/tasks", roles: []string{RoleSupport}, handle: s.tasks},
+		{method: "GET", path: "/v1/carrier-events", roles: []string{RoleSupport}, handle: s.carrierEvents},
+		{method: "GET", path: "/v1/analytics/kpis", roles: []string{RoleAnalyst}, handle: s.kpis},
+		{method: "GET", path: "/v1/analytics/reasons", roles: []string{RoleAnalyst}, handle: s.reasons},
+		{method: "GET", path: "/v1/analytics/anomalies", roles: []string{RoleAnalyst}, handle: s.anomalies},
+		{method: "POST", path: "/v1/analytics/sales", roles: []string{RoleAnalyst}, handle: s.importSales},
 	}
 }
 
@@ -106,22 +101,54 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, p Principal) {
 
 // get serves the read model: every answered command has been published
 // there before its answer, so a caller reads its own writes, and a read costs
-// no Temporal action.
-func (s *Server) get(w http.ResponseWriter, r *http.Request, _ Principal) {
+// no Temporal action. A customer token reads only its own customer's
+// returns (another's answers 404, so IDs cannot be probed), in the
+// customer view.
+func (s *Server) get(w http.ResponseWriter, r *http.Request, p Principal) {
 	ret, err := s.cfg.Store.Get(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && p.scoped() && ret.Customer.ID != p.CustomerID) {
 		err = starter.ErrNotFound
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ret)
+	writeJSON(w, http.StatusOK, viewFor(p, ret))
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request, _ Principal) {
+// viewFor is the return as the principal may see it.
+func viewFor(p Principal, ret domain.Return) domain.Return {
+	if p.scoped() {
+		return ret.CustomerView(p.Subject)
+	}
+	return ret
+}
+
+// owns answers 404 (and false) when a customer token names a return that
+// is not its customer's, or that does not exist.
+func (s *Server) owns(w http.ResponseWriter, r *http.Request, p Principal) bool {
+	if !p.scoped() {
+		return true
+	}
+	c, err := s.cfg.Store.CustomerOf(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c != p.CustomerID) {
+		err = starter.ErrNotFound
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return false
+	}
+	return true
+}
+
+// list serves the read model's list; a customer token's list holds only
+// its own customer's returns, whatever customer_id it asks for.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, p Principal) {
 	q := r.URL.Query()
 	f := store.Filter{Status: q.Get("status"), OrderID: q.Get("order_id"), CustomerID: q.Get("customer_id"), SKU: q.Get("sku"), Kind: q.Get("kind")}
+	if p.scoped() {
+		f.CustomerID = p.CustomerID
+	}
 	if f.Status != "" && !domain.Status(f.Status).Valid() {
 		writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "status "+f.Status+" is not a status", domain.FieldError{Field: "status", Message: "unknown status"})
 		return
@@ -178,8 +205,12 @@ func command[T interface{ Validate() error }](s *Server, name string, stamp func
 			return
 		}
 		stamp(&in, p)
+		any(&in).(interface{ SetActorRoles([]string) }).SetActorRoles(p.Roles)
 		if err := in.Validate(); err != nil {
 			s.fail(w, r, err)
+			return
+		}
+		if !s.owns(w, r, p) {
 			return
 		}
 		id := r.PathValue("id")
@@ -197,7 +228,7 @@ func command[T interface{ Validate() error }](s *Server, name string, stamp func
 		}
 		s.log.Info("command", zap.String("rma_id", id), zap.String("command", name), zap.String("subject", p.Subject),
 			zap.String("status", string(res.Status)), zap.Int64("seq", res.Seq))
-		writeJSON(w, http.StatusOK, ret)
+		writeJSON(w, http.StatusOK, viewFor(p, ret))
 	}
 }
 
@@ -213,6 +244,9 @@ func (s *Server) survey(w http.ResponseWriter, r *http.Request, p Principal) {
 		s.fail(w, r, err)
 		return
 	}
+	if !s.owns(w, r, p) {
+		return
+	}
 	ret, err := s.cfg.Store.AnswerSurvey(r.Context(), r.PathValue("id"), domain.Survey{Score: in.Score, Comment: in.Comment}, in.Actor, s.cfg.Now())
 	var ref *store.SurveyRefusal
 	switch {
@@ -223,7 +257,7 @@ func (s *Server) survey(w http.ResponseWriter, r *http.Request, p Principal) {
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, ret)
+		writeJSON(w, http.StatusOK, viewFor(p, ret))
 	}
 }
 

@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/activities"
 	"github.com/rma-dev/rma/api"
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/devtemporal"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/partners"
@@ -31,6 +33,7 @@ import (
 	"github.com/rma-dev/rma/sim"
 	"github.com/rma-dev/rma/starter"
 	"github.com/rma-dev/rma/store"
+	"github.com/rma-dev/rma/webhook"
 	"github.com/rma-dev/rma/worker"
 	"github.com/rma-dev/rma/workflows"
 )
@@ -76,7 +79,11 @@ func runServer(ctx context.Context, log *zap.Logger) error {
 }
 
 func runWorker(ctx context.Context, log *zap.Logger) error {
-	c, err := client.DialContext(ctx, client.Options{HostPort: os.Getenv("TEMPORAL_ADDRESS"), Logger: worker.NewLogger(log)})
+	keys, _, err := codec.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	c, err := client.DialContext(ctx, clientOptions(os.Getenv("TEMPORAL_ADDRESS"), keys, worker.NewLogger(log)))
 	if err != nil {
 		return fmt.Errorf("dial: %w", err)
 	}
@@ -91,8 +98,8 @@ func runWorker(ctx context.Context, log *zap.Logger) error {
 		o.WorkflowCache = n
 	}
 	acts := &activities.Activities{
-		Carrier: partners.NewCarrier(os.Getenv("RMA_CARRIER_URL")), Inventory: partners.NewInventory(os.Getenv("RMA_INVENTORY_URL")),
-		Payments: partners.NewPayments(os.Getenv("RMA_PAYMENTS_URL")), Store: st, Logger: log,
+		Carrier: partners.NewCarrier(os.Getenv("RMA_CARRIER_URL"), webhook.Credential{}), Inventory: partners.NewInventory(os.Getenv("RMA_INVENTORY_URL"), webhook.Credential{}),
+		Payments: partners.NewPayments(os.Getenv("RMA_PAYMENTS_URL"), webhook.Credential{}), Store: st, Logger: log,
 	}
 	w := worker.New(c, acts, o)
 	if err := w.Start(); err != nil {
@@ -107,7 +114,7 @@ func runWorker(ctx context.Context, log *zap.Logger) error {
 		return fmt.Errorf("start floor worker: %w", err)
 	}
 	defer fw.Stop()
-	rl := relay.New(st, partners.NewNotifier(os.Getenv("RMA_NOTIFICATIONS_URL")), log.Named("relay"), relay.DefaultOptions())
+	rl := relay.New(st, partners.NewNotifier(os.Getenv("RMA_NOTIFICATIONS_URL"), webhook.Credential{}), log.Named("relay"), relay.DefaultOptions())
 	go func() { _ = rl.Run(ctx) }()
 	fmt.Println("ready")
 	<-ctx.Done()
@@ -256,7 +263,16 @@ func startStack(ctx context.Context, dir string, cache int, log *zap.Logger) (s 
 		return s, err
 	}
 	hostport := "127.0.0.1:" + strconv.Itoa(port)
-	if s.tc, err = client.DialContext(ctx, client.Options{HostPort: hostport, Logger: worker.NewLogger(log.Named("client"))}); err != nil {
+	// Payloads are encrypted as in production, so the figures include it.
+	keySpec, err := codec.NewKey("bench")
+	if err != nil {
+		return s, err
+	}
+	keys, err := codec.ParseKeyring(keySpec)
+	if err != nil {
+		return s, err
+	}
+	if s.tc, err = client.DialContext(ctx, clientOptions(hostport, keys, worker.NewLogger(log.Named("client")))); err != nil {
 		return s, fmt.Errorf("dial: %w", err)
 	}
 
@@ -274,7 +290,7 @@ func startStack(ctx context.Context, dir string, cache int, log *zap.Logger) (s 
 	s.pay = sim.NewPayments()
 	urls := map[string]http.Handler{"RMA_CARRIER_URL": s.carrier.Handler(), "RMA_INVENTORY_URL": inv.Handler(log), "RMA_PAYMENTS_URL": s.pay.Handler(log),
 		"RMA_NOTIFICATIONS_URL": sim.NewNotifications().Handler(log)}
-	env := []string{"TEMPORAL_ADDRESS=" + hostport, "RMA_DATABASE_URL=" + s.pg.URL, "RMA_BENCH_CACHE=" + strconv.Itoa(cache)}
+	env := []string{"TEMPORAL_ADDRESS=" + hostport, "RMA_DATABASE_URL=" + s.pg.URL, "RMA_BENCH_CACHE=" + strconv.Itoa(cache), codec.EnvKeys + "=" + keySpec}
 	for k, h := range urls {
 		u, srv, err := serve(h)
 		if err != nil {
@@ -321,4 +337,14 @@ func (s *stack) stop() {
 	if s.pg != nil {
 		s.pg.Stop()
 	}
+}
+
+// clientOptions dial the bench's server with the payload codec, as rma does.
+func clientOptions(hostport string, keys *codec.Keyring, l sdklog.Logger) client.Options {
+	o := client.Options{HostPort: hostport, Logger: l}
+	if keys != nil {
+		o.DataConverter = codec.DataConverter(keys)
+		o.FailureConverter = codec.FailureConverter(o.DataConverter)
+	}
+	return o
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -152,6 +153,21 @@ func (d *driver) problem(format string, args ...any) {
 
 // call sends one request; code 0 means no answer (a crash, a restart).
 func (d *driver) call(ctx context.Context, method, url string, body any, key string) (int, []byte) {
+	for {
+		code, out, wait := d.callOnce(ctx, method, url, body, key)
+		if code != http.StatusTooManyRequests {
+			return code, out
+		}
+		// Rate limited: wait as the API asks, as a well-behaved client does.
+		select {
+		case <-ctx.Done():
+			return code, out
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (d *driver) callOnce(ctx context.Context, method, url string, body any, key string) (int, []byte, time.Duration) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -159,7 +175,7 @@ func (d *driver) call(ctx context.Context, method, url string, body any, key str
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return 0, nil
+		return 0, nil, 0
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
@@ -168,11 +184,15 @@ func (d *driver) call(ctx context.Context, method, url string, body any, key str
 	}
 	resp, err := d.sys.hc.Do(req)
 	if err != nil {
-		return 0, nil
+		return 0, nil, 0
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	wait := time.Second
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		wait = time.Duration(s) * time.Second
+	}
+	return resp.StatusCode, out, wait
 }
 
 // command sends a command until it is answered: 200 (applied), 409

@@ -9,6 +9,8 @@ package chaos
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +28,13 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/pgdev"
 	"github.com/rma-dev/rma/worker"
 )
 
 const (
-	token  = "chaos-token"
+	token  = "chaos-admin-token-8d3b61f0"
 	secret = "chaos-webhook-secret"
 )
 
@@ -224,20 +227,33 @@ func startSystem(ctx context.Context, bin, dir string, workers int) (s *system, 
 	if err := s.waitTemporal(ctx); err != nil {
 		return nil, err
 	}
-	if s.tc, err = client.DialContext(ctx, client.Options{HostPort: s.hostPort, Logger: worker.NewLogger(zap.NewNop())}); err != nil {
+	// Payloads are encrypted and partners authenticated, as in production.
+	keySpec, err := codec.NewKey("chaos")
+	if err != nil {
+		return nil, err
+	}
+	keys, err := codec.ParseKeyring(keySpec)
+	if err != nil {
+		return nil, err
+	}
+	dc := codec.DataConverter(keys)
+	if s.tc, err = client.DialContext(ctx, client.Options{HostPort: s.hostPort, Logger: worker.NewLogger(zap.NewNop()),
+		DataConverter: dc, FailureConverter: codec.FailureConverter(dc)}); err != nil {
 		return nil, fmt.Errorf("dial temporal: %w", err)
 	}
-	s.sim = mk("sim", []string{"RMA_WEBHOOK_SECRET=" + secret}, "sim", "--base-port", strconv.Itoa(simBase),
+	auth := []string{"RMA_CARRIER_AUTH=hmac:" + randomHex(20), "RMA_INVENTORY_AUTH=bearer:" + randomHex(20),
+		"RMA_PAYMENTS_AUTH=hmac:" + randomHex(20), "RMA_NOTIFICATIONS_AUTH=bearer:" + randomHex(20)}
+	s.sim = mk("sim", append([]string{"RMA_WEBHOOK_SECRET=" + secret}, auth...), "sim", "--base-port", strconv.Itoa(simBase),
 		"--webhook-url", s.apiURL+"/v1/webhooks/carrier", "--sim-carrier", "auto", "--sim-step", "1s")
 	if err := s.sim.start(); err != nil {
 		return nil, err
 	}
-	common := []string{"TEMPORAL_ADDRESS=" + s.hostPort, "RMA_DATABASE_URL=" + s.dbURL, "RMA_POLICY=" + policy}
+	common := []string{"TEMPORAL_ADDRESS=" + s.hostPort, "RMA_DATABASE_URL=" + s.dbURL, "RMA_POLICY=" + policy, codec.EnvKeys + "=" + keySpec}
 	s.api = mk("api", append(common, "RMA_TOKENS="+token+"=admin:chaos", "RMA_WEBHOOK_SECRET="+secret), "api", "--http-port", strconv.Itoa(apiPort))
 	if err := s.api.start(); err != nil {
 		return nil, err
 	}
-	wenv := append(common, "RMA_CARRIER_URL="+s.simURL(1), "RMA_INVENTORY_URL="+s.simURL(2), "RMA_PAYMENTS_URL="+s.simURL(3), "RMA_NOTIFICATIONS_URL="+s.simURL(4))
+	wenv := append(append(common, auth...), "RMA_CARRIER_URL="+s.simURL(1), "RMA_INVENTORY_URL="+s.simURL(2), "RMA_PAYMENTS_URL="+s.simURL(3), "RMA_NOTIFICATIONS_URL="+s.simURL(4))
 	for i := 0; i < workers; i++ {
 		w := mk(fmt.Sprintf("worker%d", i+1), wenv, "worker")
 		if err := w.start(); err != nil {
@@ -327,4 +343,10 @@ func (s *system) close() {
 // logf writes a progress line.
 func logf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "%s %s\n", time.Now().Format("15:04:05"), strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -42,10 +42,10 @@ func SeedDemo(ctx context.Context, s *Stack) ([]string, error) {
 			if err := s.demoShip(ctx, id, domain.CarrierPickedUp, domain.CarrierDelivered); err != nil {
 				return err
 			}
-			if _, err := s.Returns.Update(ctx, id, workflows.UpdateReceive, "", workflows.ReceiveInput{Actor: "warehouse:demo"}); err != nil {
+			if _, err := s.Returns.Update(ctx, id, workflows.UpdateReceive, "", workflows.ReceiveInput{Actor: "warehouse:demo", Acting: as(domain.RoleWarehouse)}); err != nil {
 				return err
 			}
-			_, err := s.Returns.Update(ctx, id, workflows.UpdateInspection, "", workflows.InspectionInput{Actor: "warehouse:demo",
+			_, err := s.Returns.Update(ctx, id, workflows.UpdateInspection, "", workflows.InspectionInput{Actor: "warehouse:demo", Acting: as(domain.RoleWarehouse),
 				Items: []workflows.InspectionItem{{LineID: "L1", Result: domain.InspectionPass, Disposition: domain.DispositionRestock}}})
 			return err
 		}},
@@ -54,7 +54,7 @@ func SeedDemo(ctx context.Context, s *Stack) ([]string, error) {
 			if err := s.waitStatus(ctx, id, domain.StatusPendingReview); err != nil {
 				return err
 			}
-			_, err := s.Returns.Update(ctx, id, workflows.UpdateDecline, "", workflows.DeclineInput{Actor: "support:demo", Reason: "outside policy: opened and used"})
+			_, err := s.Returns.Update(ctx, id, workflows.UpdateDecline, "", workflows.DeclineInput{Actor: "support:demo", Acting: as(domain.RoleSupport), Reason: "outside policy: opened and used"})
 			return err
 		}},
 	}
@@ -79,7 +79,7 @@ func (s *Stack) demoShip(ctx context.Context, id string, scans ...domain.Carrier
 	if err := s.waitStatus(ctx, id, domain.StatusAwaitingShipment); err != nil {
 		return err
 	}
-	if _, err := s.Returns.Update(ctx, id, workflows.UpdateShippingChoice, "", workflows.ShippingChoiceInput{Actor: "customer:demo", Method: domain.ShippingPickup}); err != nil {
+	if _, err := s.Returns.Update(ctx, id, workflows.UpdateShippingChoice, "", workflows.ShippingChoiceInput{Actor: "customer:demo", Acting: as(domain.RoleCustomer), Method: domain.ShippingPickup}); err != nil {
 		return err
 	}
 	r, err := s.waitFor(ctx, id, func(r domain.Return) bool { return r.TrackingNumber != "" })
@@ -120,3 +120,6 @@ func (s *Stack) waitFor(ctx context.Context, id string, ok func(domain.Return) b
 		}
 	}
 }
+
+// as is the demo actor's role, checked by the update validators.
+func as(role string) workflows.Acting { return workflows.Acting{ActorRoles: []string{role}} }

@@ -7,6 +7,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/rma-dev/rma/activities"
 	"github.com/rma-dev/rma/api"
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/devtemporal"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/partners"
@@ -30,6 +33,7 @@ import (
 	"github.com/rma-dev/rma/sim"
 	"github.com/rma-dev/rma/starter"
 	"github.com/rma-dev/rma/store"
+	"github.com/rma-dev/rma/webhook"
 	"github.com/rma-dev/rma/worker"
 	"github.com/rma-dev/rma/workflows"
 )
@@ -48,7 +52,10 @@ type Options struct {
 	// DatabaseURL is an existing PostgreSQL; empty starts a private one
 	// under DataDir/postgres.
 	DatabaseURL string
-	Logger      *zap.Logger
+	// Keys encrypt every payload written to Temporal; the API serves them
+	// decoded at /codec for the embedded UI.
+	Keys   *codec.Keyring
+	Logger *zap.Logger
 }
 
 // Stack is a running dev system.
@@ -111,14 +118,22 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err := os.WriteFile(filepath.Join(o.DataDir, "database-url"), []byte(dbURL+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("write database-url: %w", err)
 	}
+	if o.Keys == nil {
+		return nil, errors.New("devstack: payload keys are required")
+	}
 	s.Temporal, err = devtemporal.Start(ctx, devtemporal.Options{
 		DataDir: o.DataDir, FrontendPort: o.TemporalPort, UIPort: o.UIPort,
 		SearchAttributes: workflows.SearchAttributeTypes(), Logger: o.Logger,
+		// The UI decodes payloads in the browser through the API's codec
+		// server; Temporal stores only ciphertext.
+		CodecEndpoint: "http://127.0.0.1:" + strconv.Itoa(o.HTTPPort) + "/codec",
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.FrontendAddress(), Namespace: s.Temporal.Namespace(), Logger: worker.NewLogger(o.Logger)})
+	dc := codec.DataConverter(o.Keys)
+	s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.FrontendAddress(), Namespace: s.Temporal.Namespace(), Logger: worker.NewLogger(o.Logger),
+		DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
 	if err != nil {
 		return nil, fmt.Errorf("connect to embedded temporal: %w", err)
 	}
@@ -127,12 +142,23 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	s.URLs = URLs{API: base(o.HTTPPort), Database: dbURL, TemporalFrontend: s.Temporal.FrontendAddress(), TemporalUI: "http://" + s.Temporal.UIAddress(),
 		Carrier: base(cp), Inventory: base(ip), Payments: base(pp), Notifications: base(np)}
 
+	// Each simulator demands its own credential, as the real partner
+	// would; fresh ones every start, since both sides live here.
+	auth := make([]webhook.Credential, 4)
+	for i := range auth {
+		if auth[i], err = webhook.ParseCredential("dev partner credential", "bearer:"+randomHex(24)); err != nil {
+			return nil, err
+		}
+	}
 	s.Carrier = sim.NewCarrier(s.URLs.API+"/v1/webhooks/carrier", o.WebhookSecret, o.CarrierAuto, o.CarrierStep, o.Logger.Named("sim.carrier"))
+	s.Carrier.Auth = auth[0]
+	inv, pay, notify := sim.NewInventory(), sim.NewPayments(), sim.NewNotifications()
+	inv.Auth, pay.Auth, notify.Auth = auth[1], auth[2], auth[3]
 	sims := map[int]http.Handler{
 		cp: s.Carrier.Handler(),
-		ip: sim.NewInventory().Handler(o.Logger.Named("sim.inventory")),
-		pp: sim.NewPayments().Handler(o.Logger.Named("sim.payments")),
-		np: sim.NewNotifications().Handler(o.Logger.Named("sim.notifications")),
+		ip: inv.Handler(o.Logger.Named("sim.inventory")),
+		pp: pay.Handler(o.Logger.Named("sim.payments")),
+		np: notify.Handler(o.Logger.Named("sim.notifications")),
 	}
 	for port, h := range sims {
 		if err := s.serve(port, h); err != nil {
@@ -141,8 +167,8 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}
 
 	acts := &activities.Activities{
-		Carrier: partners.NewCarrier(s.URLs.Carrier), Inventory: partners.NewInventory(s.URLs.Inventory),
-		Payments: partners.NewPayments(s.URLs.Payments),
+		Carrier: partners.NewCarrier(s.URLs.Carrier, auth[0]), Inventory: partners.NewInventory(s.URLs.Inventory, auth[1]),
+		Payments: partners.NewPayments(s.URLs.Payments, auth[2]),
 		Store:    s.Store,
 		Logger:   o.Logger.Named("activity"),
 	}
@@ -152,7 +178,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	}
 	rctx, stopRelay := context.WithCancel(context.Background())
 	s.stopRelay = stopRelay
-	rl := relay.New(s.Store, partners.NewNotifier(s.URLs.Notifications), o.Logger.Named("relay"), relay.DefaultOptions())
+	rl := relay.New(s.Store, partners.NewNotifier(s.URLs.Notifications, auth[3]), o.Logger.Named("relay"), relay.DefaultOptions())
 	s.relayDone = make(chan struct{})
 	go func() {
 		defer close(s.relayDone)
@@ -177,7 +203,9 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	tokens := map[string]api.Principal{o.DevToken: {Subject: "dev", Roles: api.AllRoles()}}
 	srv := api.New(api.Config{
 		Returns: s.Returns, Store: s.Store, Tokens: tokens, WebhookSecret: o.WebhookSecret, Logger: o.Logger.Named("api"),
-		Ready: func(ctx context.Context) error { _, err := s.Client.CheckHealth(ctx, nil); return err },
+		Codec: o.Keys, Namespace: s.Temporal.Namespace(), CodecTrustUI: true,
+		CodecOrigins: []string{"http://" + s.Temporal.UIAddress(), "http://localhost:" + strconv.Itoa(o.UIPort)},
+		Ready:        func(ctx context.Context) error { _, err := s.Client.CheckHealth(ctx, nil); return err },
 	})
 	if err := s.serve(o.HTTPPort, srv.Handler()); err != nil {
 		return nil, err
@@ -244,4 +272,10 @@ func (s *Stack) Stop(ctx context.Context) {
 	if s.pg != nil {
 		s.pg.Stop()
 	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

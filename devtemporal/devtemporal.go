@@ -48,7 +48,9 @@ type Options struct {
 	Namespace string
 	// SearchAttributes are registered on the namespace at start.
 	SearchAttributes map[string]enumspb.IndexedValueType
-	Logger           *zap.Logger
+	// CodecEndpoint is the codec server the UI decodes payloads with.
+	CodecEndpoint string
+	Logger        *zap.Logger
 }
 
 // Server is a running embedded Temporal server.
@@ -157,6 +159,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			Host: host, Port: o.UIPort, TemporalGRPCAddress: s.frontend, EnableUI: true,
 			CORS: uiconfig.CORS{CookieInsecure: true}, HideLogs: true, DisableNewsFetch: true,
 			DefaultNamespace: o.Namespace,
+			Codec:            uiconfig.Codec{Endpoint: o.CodecEndpoint},
 		}))
 		errc := make(chan error, 1)
 		go func() { errc <- s.ui.Start() }()

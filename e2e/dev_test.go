@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +18,10 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	_ "github.com/lib/pq" // read-model checks
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/webhook"
 	"github.com/rma-dev/rma/workflows"
@@ -93,7 +92,7 @@ func TestDev(t *testing.T) {
 		// Temporal forgets the workflow (retention, or an operator deleting
 		// it); PostgreSQL still knows the key.
 		settledHistoryLength(t, d, id)
-		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+		c, err := d.dial()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +220,7 @@ func TestDev(t *testing.T) {
 			}
 		}
 		// The same through Temporal's visibility API, as ops do in the UI.
-		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+		c, err := d.dial()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,7 +316,7 @@ func TestDev(t *testing.T) {
 		}
 		// The Temporal Schedule (not cron) runs the check; trigger it now and
 		// the quality team is told about the batch.
-		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+		c, err := d.dial()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -498,6 +497,11 @@ func writeHistory(d *dev, id, name string) error {
 	if err != nil {
 		return err
 	}
+	// The corpus is kept decoded: replaying it needs no key, and the
+	// replayer's codec passes plain payloads through.
+	if err := codec.DecodeAll(context.Background(), d.keys(), h); err != nil {
+		return err
+	}
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("encode history of %s: %w", id, err)
@@ -518,7 +522,7 @@ func writeHistory(d *dev, id, name string) error {
 }
 
 func fetchHistory(d *dev, id string) (*historypb.History, error) {
-	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+	c, err := d.dial()
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
@@ -577,7 +581,7 @@ func settledHistoryLength(t *testing.T, d *dev, id string) int {
 // to exist: the create call answers once the return is in PostgreSQL, and a
 // launcher starts the workflow a moment later.
 func historyLength(t *testing.T, d *dev, id string) int {
-	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+	c, err := d.dial()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -626,7 +630,7 @@ func getJSON(t *testing.T, url string, v any) {
 // checkSummaries reads the history as the Temporal UI does and checks that
 // activities and timers carry business summaries.
 func checkSummaries(t *testing.T, d *dev, id string) {
-	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)})
+	c, err := d.dial()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -640,7 +644,9 @@ func checkSummaries(t *testing.T, d *dev, id string) {
 		}
 		var s string
 		if p := ev.GetUserMetadata().GetSummary(); p != nil {
-			_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
+			if err := codec.DataConverter(d.keys()).FromPayload(p, &s); err != nil {
+				t.Fatal(err)
+			}
 		}
 		switch {
 		case ev.GetActivityTaskScheduledEventAttributes() != nil:

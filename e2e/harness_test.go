@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go.temporal.io/sdk/client"
 	"io"
 	"net"
 	"net/http"
@@ -21,12 +22,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/webhook"
 )
 
 const (
-	token  = "e2e-token"
+	token  = "e2e-dev-token-4c1f9a7e2b"
 	secret = "e2e-webhook-secret"
 )
 
@@ -343,7 +345,7 @@ func (d *dev) cli(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS=127.0.0.1:"+strconv.Itoa(d.temporal), "RMA_CARRIER_URL="+d.simURL(1, ""), "USER=e2e")
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS=127.0.0.1:"+strconv.Itoa(d.temporal), "RMA_CARRIER_URL="+d.simURL(1, ""), "USER=e2e", "RMA_DATA_DIR="+d.dataDir)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -360,4 +362,24 @@ func returnRequest(order, customer, sku string, price int64, reason, resolution 
 	}
 	return map[string]any{"order_id": order, "kind": kind, "delivered_at": time.Now().Add(-48 * time.Hour).UTC().Format(time.RFC3339), "channel": "web",
 		"customer": map[string]any{"id": customer, "tier": "standard", "locale": "en", "email": customer + "@example.com"}, "lines": []any{line}}
+}
+
+// keys is the payload keyring rma dev made in its data dir.
+func (d *dev) keys() *codec.Keyring {
+	d.t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.dataDir, "payload-keys"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	k, err := codec.ParseKeyring(string(b))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return k
+}
+
+// dial connects to the dev server as rma does: with the payload codec.
+func (d *dev) dial() (client.Client, error) {
+	dc := codec.DataConverter(d.keys())
+	return client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal), DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
 }

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/workflows"
@@ -166,7 +164,7 @@ func (p *path) scan(tracking, typ string) {
 // settle waits until the workflow has closed (every path ends in a final
 // status), so the recorded history is complete.
 func (p *path) settle() {
-	c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(p.d.temporal)})
+	c, err := p.d.dial()
 	if err != nil {
 		p.fail("dial: %v", err)
 	}

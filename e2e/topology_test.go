@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/pgdev"
 	"github.com/rma-dev/rma/workflows"
@@ -81,6 +82,7 @@ type topology struct {
 	dbURL     string
 	hostPort  string
 	namespace string
+	keys      *codec.Keyring
 }
 
 func startTopology(t *testing.T) *topology {
@@ -112,7 +114,15 @@ func startTopologyWith(t *testing.T, policyYAML, carrier string) *topology {
 	simBase := httpBase(t) - 1
 	api1, api2 := freePort(t), freePort(t)
 	tp := &topology{dbURL: pg.URL, hostPort: hostport, namespace: ns, sim: func(i int) string { return "http://127.0.0.1:" + strconv.Itoa(simBase+i) }}
-	temporalEnv := []string{"TEMPORAL_ADDRESS=" + hostport, "TEMPORAL_NAMESPACE=" + ns, "RMA_DATABASE_URL=" + pg.URL}
+	keySpec, err := codec.NewKey("topology")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.keys, _ = codec.ParseKeyring(keySpec)
+	temporalEnv := []string{"TEMPORAL_ADDRESS=" + hostport, "TEMPORAL_NAMESPACE=" + ns, "RMA_DATABASE_URL=" + pg.URL, codec.EnvKeys + "=" + keySpec}
+	// Each partner demands its own credential; bearer and HMAC both.
+	partnerAuth := []string{"RMA_CARRIER_AUTH=hmac:c4rr13r-5ecret-0f-the-topology", "RMA_INVENTORY_AUTH=bearer:1nv3nt0ry-t0ken-of-the-topology",
+		"RMA_PAYMENTS_AUTH=hmac:p4ym3nt5-5ecret-of-the-topology", "RMA_NOTIFICATIONS_AUTH=bearer:n0t1fy-t0ken-of-the-topology"}
 	if policyYAML != "" {
 		policy := filepath.Join(t.TempDir(), "policy.yaml")
 		if err := os.WriteFile(policy, []byte(policyYAML), 0o600); err != nil {
@@ -120,11 +130,11 @@ func startTopologyWith(t *testing.T, policyYAML, carrier string) *topology {
 		}
 		temporalEnv = append(temporalEnv, "RMA_POLICY="+policy)
 	}
-	startProc(t, []string{"RMA_WEBHOOK_SECRET=" + secret}, "sim", "--base-port", strconv.Itoa(simBase),
+	startProc(t, append([]string{"RMA_WEBHOOK_SECRET=" + secret}, partnerAuth...), "sim", "--base-port", strconv.Itoa(simBase),
 		"--webhook-url", "http://127.0.0.1:"+strconv.Itoa(api1)+"/v1/webhooks/carrier", "--sim-carrier", carrier, "--sim-step", "500ms")
-	tp.workerEnv = append(temporalEnv, "RMA_CARRIER_URL="+tp.sim(1), "RMA_INVENTORY_URL="+tp.sim(2), "RMA_PAYMENTS_URL="+tp.sim(3), "RMA_NOTIFICATIONS_URL="+tp.sim(4))
+	tp.workerEnv = append(append(temporalEnv, partnerAuth...), "RMA_CARRIER_URL="+tp.sim(1), "RMA_INVENTORY_URL="+tp.sim(2), "RMA_PAYMENTS_URL="+tp.sim(3), "RMA_NOTIFICATIONS_URL="+tp.sim(4))
 	tp.worker = startProc(t, tp.workerEnv, "worker")
-	apiEnv := append(temporalEnv, "RMA_TOKENS="+token+"=backend+support+warehouse+customer+analyst:ops", "RMA_WEBHOOK_SECRET="+secret)
+	apiEnv := append(temporalEnv, "RMA_TOKENS="+token+"=admin:ops", "RMA_WEBHOOK_SECRET="+secret)
 	for _, p := range []int{api1, api2} {
 		startProc(t, apiEnv, "api", "--http-port", strconv.Itoa(p))
 	}
@@ -268,7 +278,8 @@ func TestScanAndItsDeadlineInOneWorkflowTask(t *testing.T) {
 	}
 	// The history shows both in one task: the timer fired, the signal came,
 	// and only then did a workflow task start.
-	c, err := client.Dial(client.Options{HostPort: tp.hostPort, Namespace: tp.namespace})
+	dc := codec.DataConverter(tp.keys)
+	c, err := client.Dial(client.Options{HostPort: tp.hostPort, Namespace: tp.namespace, DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
 	if err != nil {
 		t.Fatal(err)
 	}

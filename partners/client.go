@@ -2,7 +2,8 @@
 // carrier, inventory, payments and notifications services. Their JSON
 // contracts are in docs/partners.md; the simulators in package sim serve the
 // same contracts. Every mutating call sends the activity's idempotency key as
-// the Idempotency-Key header.
+// the Idempotency-Key header, and every call the partner's credential (a
+// bearer token or an HMAC signature, see webhook.Credential).
 package partners
 
 import (
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/webhook"
 )
 
 // client is a small JSON-over-HTTP client with the error contract shared by
@@ -27,13 +29,11 @@ import (
 type client struct {
 	base string
 	hc   *http.Client
+	auth webhook.Credential
 }
 
-func newClient(base string, timeout time.Duration) client {
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	return client{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: timeout}}
+func newClient(base string, auth webhook.Credential) client {
+	return client{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: 10 * time.Second}, auth: auth}
 }
 
 type errorBody struct {
@@ -45,18 +45,20 @@ type errorBody struct {
 
 func (c client) call(ctx context.Context, method, path, key string, in, out any) error {
 	var body io.Reader
+	var raw []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", path, err)
 		}
-		body = bytes.NewReader(b)
+		body, raw = bytes.NewReader(b), b
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return fmt.Errorf("build %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	c.auth.Apply(req, raw, time.Now())
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
@@ -65,7 +67,7 @@ func (c client) call(ctx context.Context, method, path, key string, in, out any)
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
@@ -113,8 +115,10 @@ func refusal(status int, code string) bool {
 // Carrier talks to the carrier service.
 type Carrier struct{ c client }
 
-// NewCarrier builds the carrier adapter for baseURL.
-func NewCarrier(baseURL string) *Carrier { return &Carrier{newClient(baseURL, 0)} }
+// NewCarrier builds the carrier adapter for baseURL, authenticating with auth.
+func NewCarrier(baseURL string, auth webhook.Credential) *Carrier {
+	return &Carrier{newClient(baseURL, auth)}
+}
 
 // CreateLabel implements activities.Carrier.
 func (a *Carrier) CreateLabel(ctx context.Context, req activities.LabelRequest) (activities.Label, error) {
@@ -142,8 +146,10 @@ func (a *Carrier) OpenClaim(ctx context.Context, req activities.ClaimRequest) (a
 // Inventory talks to the inventory service.
 type Inventory struct{ c client }
 
-// NewInventory builds the inventory adapter for baseURL.
-func NewInventory(baseURL string) *Inventory { return &Inventory{newClient(baseURL, 0)} }
+// NewInventory builds the inventory adapter for baseURL, authenticating with auth.
+func NewInventory(baseURL string, auth webhook.Credential) *Inventory {
+	return &Inventory{newClient(baseURL, auth)}
+}
 
 // Reserve implements activities.Inventory.
 func (a *Inventory) Reserve(ctx context.Context, req activities.ReserveRequest) (activities.Reservation, error) {
@@ -169,8 +175,10 @@ func (a *Inventory) Move(ctx context.Context, req activities.MoveRequest) error 
 // Payments talks to the payment service.
 type Payments struct{ c client }
 
-// NewPayments builds the payments adapter for baseURL.
-func NewPayments(baseURL string) *Payments { return &Payments{newClient(baseURL, 0)} }
+// NewPayments builds the payments adapter for baseURL, authenticating with auth.
+func NewPayments(baseURL string, auth webhook.Credential) *Payments {
+	return &Payments{newClient(baseURL, auth)}
+}
 
 // Execute implements activities.Payments.
 func (a *Payments) Execute(ctx context.Context, req activities.PaymentRequest) (activities.PaymentResult, error) {
@@ -196,8 +204,10 @@ func (a *Payments) Find(ctx context.Context, key string) (activities.PaymentResu
 // Notifier talks to the notifications service.
 type Notifier struct{ c client }
 
-// NewNotifier builds the notifications adapter for baseURL.
-func NewNotifier(baseURL string) *Notifier { return &Notifier{newClient(baseURL, 0)} }
+// NewNotifier builds the notifications adapter for baseURL, authenticating with auth.
+func NewNotifier(baseURL string, auth webhook.Credential) *Notifier {
+	return &Notifier{newClient(baseURL, auth)}
+}
 
 // Notify implements activities.Notifier.
 func (a *Notifier) Notify(ctx context.Context, n activities.Notification) error {

@@ -14,17 +14,60 @@ import (
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/partners"
 	"github.com/rma-dev/rma/sim"
+	"github.com/rma-dev/rma/webhook"
 )
 
 func cny(a int64) domain.Money { return domain.Money{Amount: a, Currency: "CNY"} }
+
+func cred(t *testing.T, spec string) webhook.Credential {
+	t.Helper()
+	c, err := webhook.ParseCredential("test", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Every simulator demands the credential it is configured with, as the
+// real partner would; a call without it, or with another, is refused (a
+// 401 is a refusal: retrying cannot fix it, support must).
+func TestPartnersAuthenticate(t *testing.T) {
+	for _, spec := range []string{"hmac:0c8f4e2a91d7b3c5e6f1", "bearer:5e6f10c8f4e2a91d7b3c"} {
+		s := sim.NewPayments()
+		s.Auth = cred(t, spec)
+		srv := httptest.NewServer(s.Handler(zap.NewNop()))
+		refund := activities.PaymentRequest{Key: "RMA-1/L1/refund", Kind: activities.PayRefund, RMAID: "RMA-1", LineID: "L1", Amount: cny(100)}
+		var rej *activities.RejectedError
+		for name, c := range map[string]webhook.Credential{"none": {}, "other": cred(t, spec[:len(spec)-1]+"0")} {
+			if _, err := partners.NewPayments(srv.URL, c).Execute(context.Background(), refund); !errors.As(err, &rej) || rej.Code != "unauthorized" {
+				t.Errorf("%s: %s credentials: %v", spec, name, err)
+			}
+			if _, _, err := partners.NewPayments(srv.URL, c).Find(context.Background(), refund.Key); !errors.As(err, &rej) {
+				t.Errorf("%s: %s credentials read the ledger: %v", spec, name, err)
+			}
+		}
+		if len(s.Engine.All()) != 0 {
+			t.Errorf("%s: an unauthenticated refund was paid", spec)
+		}
+		p := partners.NewPayments(srv.URL, s.Auth)
+		if _, err := p.Execute(context.Background(), refund); err != nil {
+			t.Errorf("%s: %v", spec, err)
+		}
+		if _, found, err := p.Find(context.Background(), refund.Key); err != nil || !found {
+			t.Errorf("%s: find: %v %v", spec, found, err)
+		}
+		srv.Close()
+	}
+}
 
 // The adapters against the simulators: the error contract decides what the
 // workflow retries.
 func TestPaymentsContract(t *testing.T) {
 	s := sim.NewPayments()
+	s.Auth = cred(t, "hmac:0c8f4e2a91d7b3c5e6f1")
 	srv := httptest.NewServer(s.Handler(zap.NewNop()))
 	defer srv.Close()
-	p := partners.NewPayments(srv.URL)
+	p := partners.NewPayments(srv.URL, s.Auth)
 	ctx := context.Background()
 	refund := activities.PaymentRequest{Key: "RMA-1/L1/refund", Kind: activities.PayRefund, RMAID: "RMA-1", LineID: "L1", CustomerID: "C-1", Amount: cny(19900)}
 
@@ -69,7 +112,7 @@ func TestCarrierAndInventoryContracts(t *testing.T) {
 	cs := sim.NewCarrier(hook.URL, []byte("s"), false, 0, zap.NewNop())
 	csrv := httptest.NewServer(cs.Handler())
 	defer csrv.Close()
-	c := partners.NewCarrier(csrv.URL)
+	c := partners.NewCarrier(csrv.URL, webhook.Credential{})
 	ctx := context.Background()
 	l, err := c.CreateLabel(ctx, activities.LabelRequest{Key: "RMA-1/return-label", RMAID: "RMA-1", Method: domain.ShippingPickup})
 	if err != nil || l.TrackingNumber == "" {
@@ -89,7 +132,7 @@ func TestCarrierAndInventoryContracts(t *testing.T) {
 	is := sim.NewInventory()
 	isrv := httptest.NewServer(is.Handler(zap.NewNop()))
 	defer isrv.Close()
-	inv := partners.NewInventory(isrv.URL)
+	inv := partners.NewInventory(isrv.URL, webhook.Credential{})
 	res, err := inv.Reserve(ctx, activities.ReserveRequest{Key: "RMA-1/L1/reserve", RMAID: "RMA-1", LineID: "L1", SKU: "SKU-RED-XXL", Quantity: 1})
 	if err != nil || res.Reserved || res.RestockETA == nil || len(res.Alternatives) == 0 {
 		t.Fatalf("out of stock must be an answer with options, not an error: %+v %v", res, err)
@@ -112,7 +155,7 @@ func TestConflictInProgressIsRetryable(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":{"code":"` + code + `","message":"a request with this key is in progress"}}`))
 	}))
 	defer srv.Close()
-	p := partners.NewPayments(srv.URL)
+	p := partners.NewPayments(srv.URL, webhook.Credential{})
 	req := activities.PaymentRequest{Key: "RMA-1/L1/refund", Kind: activities.PayRefund, Amount: cny(100)}
 	var rej *activities.RejectedError
 	for _, c := range []string{"request_in_progress", "idempotency_key_in_use"} {

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/webhook"
 )
 
 // Faults is a simulator's fault injection, settable at run time with
@@ -28,6 +29,22 @@ type Faults struct {
 	mu sync.Mutex
 	FaultConfig
 	rnd *rand.Rand
+	// Auth is the credential rma must present on the partner contract's
+	// routes, as the real service would demand (the simulator's own
+	// controls, such as faults and ledgers, stay open on loopback).
+	Auth webhook.Credential
+}
+
+// control reports whether a route is one of the simulator's own controls
+// (faults, parcel scans, ledgers, stock levels, the outbox), not part of the
+// partner contract.
+func control(pattern string) bool {
+	switch pattern {
+	case "GET /v1/_faults", "POST /v1/_faults", "GET /v1/parcels", "POST /v1/parcels/{tracking}/events", "GET /v1/ledger",
+		"GET /v1/stock", "PUT /v1/stock/{sku}", "GET /v1/outbox", "GET /v1/reservations":
+		return true
+	}
+	return false
 }
 
 // FaultConfig is what Faults injects. The top-level rates apply to every
@@ -144,6 +161,13 @@ func (f *Faults) wrap(name string, log *zap.Logger, op opFunc, next *http.ServeM
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		_, pattern := next.Handler(r)
+		if pattern != "" && !control(pattern) {
+			if err := f.Auth.Check(r, body, time.Now()); err != nil {
+				log.Warn("unauthenticated call refused", zap.String("sim", name), zap.String("route", pattern), zap.Error(err))
+				writeErr(w, http.StatusUnauthorized, "unauthorized", name+" simulator: "+err.Error())
+				return
+			}
+		}
 		o := op(pattern, r, body)
 		if o == "" {
 			next.ServeHTTP(w, r)

@@ -134,6 +134,20 @@ func (s *Store) Get(ctx context.Context, id string) (domain.Return, error) {
 	return viewFrom(id, doc, err)
 }
 
+// CustomerOf is the customer a return belongs to: the API checks it before
+// a customer token reads or commands the return.
+func (s *Store) CustomerOf(ctx context.Context, id string) (string, error) {
+	var c string
+	err := s.queryRow(ctx, `SELECT customer_id FROM returns WHERE rma_id = $1`, id).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read customer of %s: %w", id, err)
+	}
+	return c, nil
+}
+
 // viewFrom decodes a stored view that a read returned with err.
 func viewFrom(id string, doc []byte, err error) (domain.Return, error) {
 	if errors.Is(err, sql.ErrNoRows) {

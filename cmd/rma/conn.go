@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/worker"
 )
 
@@ -21,6 +22,12 @@ type temporalFlags struct {
 	address, namespace, apiKey            string
 	tlsCert, tlsKey, tlsCA, tlsServerName string
 	tls                                   bool
+	// keysFile is the payload keyring (RMA_PAYLOAD_KEYS_FILE); keys are
+	// RMA_PAYLOAD_KEYS. requireKeys refuses to connect without them.
+	keysFile    string
+	requireKeys bool
+	// devKeys is a keyring file to fall back on (the rma dev data dir's).
+	devKeys string
 }
 
 func envOr(k, def string) string {
@@ -40,10 +47,53 @@ func (f *temporalFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.tlsCA, "tls-ca-path", os.Getenv("TEMPORAL_TLS_CA"), "CA bundle for the server certificate (env TEMPORAL_TLS_CA)")
 	fl.StringVar(&f.tlsServerName, "tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "override the TLS server name (env TEMPORAL_TLS_SERVER_NAME)")
 	fl.BoolVar(&f.tls, "tls", os.Getenv("TEMPORAL_TLS") == "true", "use TLS without a client certificate (env TEMPORAL_TLS=true)")
+	fl.StringVar(&f.keysFile, "payload-keys-file", os.Getenv(codec.EnvKeysFile), "payload encryption keys, one id:base64key per line, the active key first (env "+codec.EnvKeysFile+", or the keys themselves in "+codec.EnvKeys+"; rma key new makes one)")
+}
+
+// keyring reads the payload keys: --payload-keys-file, RMA_PAYLOAD_KEYS,
+// or the fallback file; nil when none is configured.
+func (f *temporalFlags) keyring() (*codec.Keyring, error) {
+	getenv := os.Getenv
+	if f.keysFile != "" {
+		getenv = func(k string) string {
+			if k == codec.EnvKeysFile {
+				return f.keysFile
+			}
+			if k == codec.EnvKeys {
+				return ""
+			}
+			return os.Getenv(k)
+		}
+	}
+	k, ok, err := codec.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if !ok && f.devKeys != "" {
+		if b, rerr := os.ReadFile(f.devKeys); rerr == nil {
+			k, err = codec.ParseKeyring(string(b))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.devKeys, err)
+			}
+			ok = true
+		}
+	}
+	if !ok && f.requireKeys {
+		return nil, fmt.Errorf("no payload encryption keys: set %s (a file) or %s; rma key new makes a key. Customer data must not reach Temporal in clear text", codec.EnvKeysFile, codec.EnvKeys)
+	}
+	return k, nil
 }
 
 func (f *temporalFlags) dial(ctx context.Context, log *zap.Logger) (client.Client, error) {
 	opts := client.Options{HostPort: f.address, Namespace: f.namespace, Logger: worker.NewLogger(log)}
+	keys, err := f.keyring()
+	if err != nil {
+		return nil, err
+	}
+	if keys != nil {
+		opts.DataConverter = codec.DataConverter(keys)
+		opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+	}
 	if f.apiKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(f.apiKey)
 	}

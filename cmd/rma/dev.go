@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/devstack"
 )
 
@@ -45,8 +46,14 @@ It prints every address and runs until interrupted (Ctrl-C). A second start on
 the same --data-dir resumes every open return.
 
 Auth: RMA_DEV_TOKEN (env) is a bearer token with every role; if unset a token
-is generated and printed. RMA_WEBHOOK_SECRET signs carrier webhooks; if unset
-one is generated and kept in --data-dir.
+is generated and printed ("rma token create" makes narrower ones, e.g. a
+customer's). RMA_WEBHOOK_SECRET signs carrier webhooks; if unset one is
+generated and kept in --data-dir.
+
+Encryption: every payload is encrypted before it reaches Temporal, with the
+keys of RMA_PAYLOAD_KEYS_FILE or RMA_PAYLOAD_KEYS, or else a key generated and
+kept in --data-dir/payload-keys. The Temporal UI shows it decoded through the
+API's codec server (/codec), which trusts the local UI.
 
 Examples:
   rma dev
@@ -72,6 +79,10 @@ Examples:
 			if err != nil {
 				return err
 			}
+			keys, err := devPayloadKeys(dataDir)
+			if err != nil {
+				return err
+			}
 			token := os.Getenv("RMA_DEV_TOKEN")
 			if token == "" {
 				token = randomHex(16)
@@ -83,7 +94,7 @@ Examples:
 			st, err := devstack.Start(ctx, devstack.Options{
 				DataDir: dataDir, HTTPPort: o.httpPort, TemporalPort: o.temporalPort, UIPort: o.uiPort, Policy: policy,
 				CarrierAuto: o.simCarrier == "auto", CarrierStep: o.simStep, DevToken: token, WebhookSecret: secret, Logger: log,
-				DatabaseURL: o.databaseURL,
+				DatabaseURL: o.databaseURL, Keys: keys,
 			})
 			if err != nil {
 				return err
@@ -144,6 +155,33 @@ func webhookSecret(dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("write webhook secret: %w", err)
 	}
 	return []byte(s), nil
+}
+
+// devPayloadKeys is the configured keyring, or one kept in the data dir so
+// a restart still reads the returns it encrypted.
+func devPayloadKeys(dataDir string) (*codec.Keyring, error) {
+	if k, ok, err := codec.Load(os.Getenv); err != nil || ok {
+		return k, err
+	}
+	path := filepath.Join(dataDir, "payload-keys")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		entry, kerr := codec.NewKey("dev1")
+		if kerr != nil {
+			return nil, kerr
+		}
+		b = []byte(entry + "\n")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("write payload keys: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read payload keys: %w", err)
+	}
+	k, err := codec.ParseKeyring(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
 }
 
 func randomHex(n int) string {

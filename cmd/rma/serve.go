@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -36,7 +37,10 @@ func newWorkerCmd() *cobra.Command {
 		Long: `rma worker polls the rma-returns task queue and relays the notice outbox
 to the notifications service. It is stateless: run as many as you need.
 Partner services are reached at the RMA_*_URL addresses (the simulators of
-"rma sim" by default). On SIGTERM it stops polling and lets in-flight
+"rma sim" by default), with the credentials in RMA_<PARTNER>_AUTH
+(bearer:TOKEN or hmac:SECRET). Every payload it writes to Temporal is
+encrypted with the keys of RMA_PAYLOAD_KEYS_FILE or RMA_PAYLOAD_KEYS
+(required; rma key new makes one). On SIGTERM it stops polling and lets in-flight
 activities finish (up to --drain-timeout).
 
 With --deployment-name (env RMA_DEPLOYMENT_NAME) it joins Temporal's worker
@@ -59,6 +63,13 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			if err != nil {
 				return err
 			}
+			creds, err := loadPartnerCreds()
+			if err != nil {
+				return err
+			}
+			if m := creds.missing(); len(m) > 0 {
+				log.Warn("partners called without credentials (set RMA_<PARTNER>_AUTH, docs/security.md)", zap.Strings("partners", m))
+			}
 			st, err := db.open(ctx)
 			if err != nil {
 				return err
@@ -73,13 +84,13 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 				return err
 			}
 			acts := &activities.Activities{
-				Carrier: partners.NewCarrier(carrier), Inventory: partners.NewInventory(inventory),
-				Payments: partners.NewPayments(payments),
+				Carrier: partners.NewCarrier(carrier, creds.carrier), Inventory: partners.NewInventory(inventory, creds.inventory),
+				Payments: partners.NewPayments(payments, creds.payments),
 				Store:    st, Logger: log.Named("activity"),
 			}
 			// The notice relay and a launcher run beside every worker;
 			// they share their queues with row leases.
-			rl := relay.New(st, partners.NewNotifier(notify), log.Named("relay"), relay.DefaultOptions())
+			rl := relay.New(st, partners.NewNotifier(notify, creds.notifications), log.Named("relay"), relay.DefaultOptions())
 			lc := starter.NewLauncher(starter.New(c, policy, st), st, log.Named("launcher"))
 			done := make(chan error, 2)
 			go func() { done <- rl.Run(ctx) }()
@@ -95,6 +106,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 		},
 	}
 	tf.register(cmd)
+	tf.requireKeys = true
 	f := cmd.Flags()
 	f.StringVar(&carrier, "carrier-url", envOr("RMA_CARRIER_URL", "http://127.0.0.1:9101"), "carrier service (env RMA_CARRIER_URL)")
 	f.StringVar(&inventory, "inventory-url", envOr("RMA_INVENTORY_URL", "http://127.0.0.1:9102"), "inventory service (env RMA_INVENTORY_URL)")
@@ -114,46 +126,59 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 func newAPICmd() *cobra.Command {
 	var tf temporalFlags
 	var port int
-	var policyFile, dbURL string
+	var policyFile, dbURL, tlsCert, tlsKey, origins string
+	var rateLimit float64
+	var rateBurst int
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Serve the HTTP API (stateless; scale horizontally)",
-		Long: `rma api serves API.md over HTTP. Tokens come from RMA_TOKENS as
+		Long: `rma api serves API.md over HTTP (HTTPS with --tls-cert-file/--tls-key-file).
+
+Callers authenticate with bearer tokens made by "rma token create" (stored
+hashed in PostgreSQL). RMA_TOKENS may add static ones as
 "token=role+role:subject,..." (roles: backend, support, warehouse, customer,
-analyst, admin); RMA_DEV_TOKEN adds a token with every role. RMA_WEBHOOK_SECRET
-is the carrier webhook secret (required).`,
+analyst, admin; a customer token's subject is its customer ID), and
+RMA_DEV_TOKEN one with every role. Each token is rate limited
+(--rate-limit). RMA_WEBHOOK_SECRET is the carrier webhook secret (required).
+
+Payloads are encrypted with RMA_PAYLOAD_KEYS_FILE or RMA_PAYLOAD_KEYS
+(required), and /codec/decode serves them decoded to support and admin
+tokens: point the Temporal UI's codec endpoint at <this API>/codec and list
+the UI's origin in --codec-origin. Placeholder secrets ("change-me") are
+refused at start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(false)
 			defer func() { _ = log.Sync() }()
-			tokens, err := api.ParseTokens(os.Getenv("RMA_TOKENS"))
+			tokens, err := loadTokens()
 			if err != nil {
-				return fmt.Errorf("RMA_TOKENS: %w", err)
+				return err
 			}
-			if t := os.Getenv("RMA_DEV_TOKEN"); t != "" {
-				tokens[t] = api.Principal{Subject: "dev", Roles: api.AllRoles()}
+			secret, err := webhookSecretFromEnv()
+			if err != nil {
+				return err
 			}
-			if len(tokens) == 0 {
-				return errors.New("no tokens: set RMA_TOKENS (or RMA_DEV_TOKEN for development)")
-			}
-			secret := os.Getenv("RMA_WEBHOOK_SECRET")
-			if secret == "" {
-				return errors.New("RMA_WEBHOOK_SECRET is required to authenticate carrier webhooks")
+			if (tlsCert == "") != (tlsKey == "") {
+				return errors.New("give both --tls-cert-file and --tls-key-file, or neither")
 			}
 			policy, err := loadPolicy(policyFile)
 			if err != nil {
 				return err
 			}
+			keys, err := tf.keyring()
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if dbURL == "" {
+				return errors.New("the API needs the read model: pass --database-url or set RMA_DATABASE_URL (run rma migrate first)")
+			}
 			c, err := tf.dial(ctx, log)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if dbURL == "" {
-				return errors.New("the API needs the read model: pass --database-url or set RMA_DATABASE_URL (run rma migrate first)")
-			}
 			st, err := store.Open(ctx, dbURL)
 			if err != nil {
 				return err
@@ -166,23 +191,58 @@ is the carrier webhook secret (required).`,
 					log.Error("launcher stopped", zap.Error(err))
 				}
 			}()
-			srv := api.New(api.Config{Returns: returns, Store: st, Tokens: tokens, WebhookSecret: []byte(secret), Logger: log,
-				Ready: func(ctx context.Context) error { _, err := c.CheckHealth(ctx, nil); return err }})
-			return serveUntil(ctx, log, port, srv.Handler())
+			srv := api.New(api.Config{Returns: returns, Store: st, Tokens: tokens, WebhookSecret: secret, Logger: log,
+				RateLimit: rateLimit, RateBurst: rateBurst,
+				Codec: keys, Namespace: tf.namespace, CodecOrigins: splitList(origins),
+				Ready: func(ctx context.Context) error {
+					if _, err := c.CheckHealth(ctx, nil); err != nil {
+						return fmt.Errorf("temporal: %w", err)
+					}
+					if err := st.DB().PingContext(ctx); err != nil {
+						return fmt.Errorf("postgresql: %w", err)
+					}
+					return nil
+				}})
+			return serveTLSUntil(ctx, log, port, srv.Handler(), tlsCert, tlsKey)
 		},
 	}
 	tf.register(cmd)
-	cmd.Flags().IntVar(&port, "http-port", 8080, "port to listen on")
-	cmd.Flags().StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into new returns (env RMA_POLICY)")
-	cmd.Flags().StringVar(&dbURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL: idempotency keys, reads, lists, webhook routing, analytics (required; env RMA_DATABASE_URL)")
+	tf.requireKeys = true
+	f := cmd.Flags()
+	f.IntVar(&port, "http-port", 8080, "port to listen on")
+	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into new returns (env RMA_POLICY)")
+	f.StringVar(&dbURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL: tokens, idempotency keys, reads, lists, webhook routing, analytics (required; env RMA_DATABASE_URL)")
+	f.StringVar(&tlsCert, "tls-cert-file", os.Getenv("RMA_TLS_CERT"), "serve HTTPS with this certificate (PEM; env RMA_TLS_CERT)")
+	f.StringVar(&tlsKey, "tls-key-file", os.Getenv("RMA_TLS_KEY"), "the certificate's private key (PEM; env RMA_TLS_KEY)")
+	f.Float64Var(&rateLimit, "rate-limit", envFloat("RMA_RATE_LIMIT", 100), "requests a second per token, sustained; 0 turns limits off (env RMA_RATE_LIMIT)")
+	f.IntVar(&rateBurst, "rate-burst", 200, "requests a token may make at once above the rate")
+	f.StringVar(&origins, "codec-origin", os.Getenv("RMA_CODEC_ORIGINS"), "Temporal UI origins allowed to call /codec (comma-separated, e.g. https://temporal.example.com; env RMA_CODEC_ORIGINS)")
 	return cmd
 }
 
+func envFloat(k string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
+		return v
+	}
+	return def
+}
+
 func serveUntil(ctx context.Context, log *zap.Logger, port int, h http.Handler) error {
-	srv := &http.Server{Addr: net.JoinHostPort("", strconv.Itoa(port)), Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return serveTLSUntil(ctx, log, port, h, "", "")
+}
+
+// serveTLSUntil serves HTTPS when a certificate is given (TLS 1.2 at
+// least), plain HTTP otherwise, until ctx ends.
+func serveTLSUntil(ctx context.Context, log *zap.Logger, port int, h http.Handler, certFile, keyFile string) error {
+	srv := &http.Server{Addr: net.JoinHostPort("", strconv.Itoa(port)), Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("listening", zap.Int("port", port))
+	if certFile != "" {
+		go func() { errc <- srv.ListenAndServeTLS(certFile, keyFile) }()
+	} else {
+		go func() { errc <- srv.ListenAndServe() }()
+	}
+	log.Info("listening", zap.Int("port", port), zap.Bool("tls", certFile != ""))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -208,7 +268,12 @@ operations or per operation:
   {"endpoints":{"refund":{"lost_reply_rate":0.5}}}     (payments: refunds only)
 lost_reply_rate runs the call and then answers 500; late_reply_rate runs it
 and holds the answer; reorder_rate (carrier) sends delivered before
-picked_up. docs/partners.md lists every fault and operation.`,
+picked_up. docs/partners.md lists every fault and operation.
+
+Like the real services, each simulator demands rma's credential on its
+contract routes when RMA_CARRIER_AUTH, RMA_INVENTORY_AUTH, RMA_PAYMENTS_AUTH
+or RMA_NOTIFICATIONS_AUTH is set (bearer:TOKEN or hmac:SECRET, the same
+values the worker sends); its own controls (faults, scans, ledgers) stay open.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(true)
@@ -218,9 +283,15 @@ picked_up. docs/partners.md lists every fault and operation.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			creds, err := loadPartnerCreds()
+			if err != nil {
+				return err
+			}
 			carrier := sim.NewCarrier(webhookURL, []byte(secret), mode == "auto", step, log.Named("sim.carrier"))
 			defer carrier.Stop()
-			handlers := []http.Handler{carrier.Handler(), sim.NewInventory().Handler(log), sim.NewPayments().Handler(log), sim.NewNotifications().Handler(log)}
+			inv, pay, notify := sim.NewInventory(), sim.NewPayments(), sim.NewNotifications()
+			carrier.Auth, inv.Auth, pay.Auth, notify.Auth = creds.carrier, creds.inventory, creds.payments, creds.notifications
+			handlers := []http.Handler{carrier.Handler(), inv.Handler(log), pay.Handler(log), notify.Handler(log)}
 			errc := make(chan error, len(handlers))
 			for i, h := range handlers {
 				go func(port int, h http.Handler) { errc <- serveUntil(ctx, log, port, h) }(base+1+i, h)

@@ -1,0 +1,49 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/rma-dev/rma/codec"
+)
+
+// CodecRoles may decode payloads: the people who read histories in the
+// Temporal UI. A customer token never may.
+func CodecRoles() []string { return []string{RoleSupport} }
+
+// CodecHandler is the codec server (POST /codec/decode, /codec/encode) over
+// the API's tokens: support or admin, not scoped to a customer. nil when
+// the API has no keyring.
+func (s *Server) CodecHandler() http.Handler {
+	if s.cfg.Codec == nil {
+		return nil
+	}
+	return codec.Handler(codec.HandlerOptions{
+		Keys: s.cfg.Codec, Namespace: s.cfg.Namespace, Origins: s.cfg.CodecOrigins,
+		Authorize: func(r *http.Request) (int, string) {
+			if s.cfg.CodecTrustUI && r.Header.Get("Authorization") == "" && slices.Contains(s.cfg.CodecOrigins, r.Header.Get("Origin")) {
+				// rma dev: its UI has no sign-in, and runs on loopback
+				// beside the key file.
+				return 0, ""
+			}
+			p, err := s.authenticate(r)
+			switch {
+			case errors.Is(err, errNoToken):
+				return http.StatusUnauthorized, "a valid Authorization: Bearer <token> header is required"
+			case err != nil:
+				s.log.Error("token lookup failed", zap.Error(err))
+				return http.StatusServiceUnavailable, "tokens cannot be checked right now"
+			case p.scoped() || !p.has(CodecRoles()):
+				return http.StatusForbidden, "decoding needs the support or admin role"
+			}
+			if wait, ok := s.limits.allow(p.key); !ok {
+				return http.StatusTooManyRequests, "too many requests with this token; retry in " + wait.String()
+			}
+			s.log.Info("codec", zap.String("subject", p.Subject), zap.String("path", r.URL.Path))
+			return 0, ""
+		},
+	})
+}
