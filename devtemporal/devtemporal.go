@@ -7,6 +7,8 @@ package devtemporal
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -50,7 +52,21 @@ type Options struct {
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// CodecEndpoint is the codec server the UI decodes payloads with.
 	CodecEndpoint string
+	// TLS, when set, makes the frontend require mutual TLS, as a secured
+	// cluster does (the UI is then not started).
+	TLS *TLS
 	Logger        *zap.Logger
+}
+
+// TLS is the frontend's mutual TLS: its certificate, the CA its clients'
+// certificates must chain to, and the client certificate its own clients
+// (the system worker, the setup at start) present.
+type TLS struct {
+	CertFile, KeyFile             string
+	ClientCAFile                  string
+	ClientCertFile, ClientKeyFile string
+	// ServerCAFile is the CA of CertFile, which its own clients trust.
+	ServerCAFile string
 }
 
 // Server is a running embedded Temporal server.
@@ -60,6 +76,24 @@ type Server struct {
 	frontend  string
 	uiAddr    string
 	namespace string
+	clientTLS *tls.Config
+}
+
+// clientTLS is what the server's own setup client presents.
+func clientTLS(t *TLS) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.ClientCertFile, t.ClientKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load client certificate: %w", err)
+	}
+	pem, err := os.ReadFile(t.ServerCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read server CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificates in %s", t.ServerCAFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Start brings the server up and blocks until its frontend answers.
@@ -105,6 +139,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t := o.TLS; t != nil {
+		client := config.ClientTLS{RootCAFiles: []string{t.ServerCAFile}, ServerName: host}
+		conf.Global.TLS.Frontend = config.GroupTLS{
+			Server: config.ServerTLS{CertFile: t.CertFile, KeyFile: t.KeyFile, RequireClientAuth: true, ClientCAFiles: []string{t.ClientCAFile}},
+			Client: client,
+		}
+		conf.Global.TLS.SystemWorker = config.WorkerTLS{CertFile: t.ClientCertFile, KeyFile: t.ClientKeyFile, Client: client}
+		o.UIPort = 0
+	}
 	// The embedded server is chatty at info; rma's own logs matter more.
 	logger := tlog.NewZapLogger(o.Logger.Named("temporal").WithOptions(zap.IncreaseLevel(zap.WarnLevel)))
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
@@ -149,6 +192,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
 	s := &Server{srv: srv, frontend: net.JoinHostPort(host, strconv.Itoa(o.FrontendPort)), namespace: o.Namespace}
+	if o.TLS != nil {
+		if s.clientTLS, err = clientTLS(o.TLS); err != nil {
+			_ = srv.Stop()
+			return nil, err
+		}
+	}
 	if err := s.registerSearchAttributes(ctx, o.SearchAttributes); err != nil {
 		_ = srv.Stop()
 		return nil, err
@@ -212,7 +261,8 @@ func serverConfig(port int, sqlConf *config.SQL) (*config.Config, error) {
 // registerSearchAttributes adds attributes missing from an existing
 // database, so a data dir made by an older rma gains new ones.
 func (s *Server) registerSearchAttributes(ctx context.Context, want map[string]enumspb.IndexedValueType) error {
-	c, err := client.DialContext(ctx, client.Options{HostPort: s.frontend, Namespace: s.namespace, Logger: nopLogger{}})
+	c, err := client.DialContext(ctx, client.Options{HostPort: s.frontend, Namespace: s.namespace, Logger: nopLogger{},
+		ConnectionOptions: client.ConnectionOptions{TLS: s.clientTLS}})
 	if err != nil {
 		return fmt.Errorf("dial embedded temporal: %w", err)
 	}

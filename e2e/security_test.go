@@ -235,6 +235,29 @@ func TestSecurity(t *testing.T) {
 		if len(ps) < 10 {
 			t.Fatalf("only %d payloads", len(ps))
 		}
+		// What ops read in the UI through the codec: activity, timer and
+		// workflow summaries name the return, never the person.
+		decoded := proto.Clone(h).(*historypb.History)
+		if err := codec.DecodeAll(context.Background(), d.keys(), decoded); err != nil {
+			t.Fatal(err)
+		}
+		summaries := 0
+		for _, ev := range decoded.Events {
+			for _, p := range []*commonpb.Payload{ev.GetUserMetadata().GetSummary(), ev.GetUserMetadata().GetDetails()} {
+				if p == nil {
+					continue
+				}
+				summaries++
+				for _, pii := range []string{email, phone, name} {
+					if bytes.Contains(p.Data, []byte(pii)) {
+						t.Errorf("event %d's summary holds %q: %s", ev.EventId, pii, p.Data)
+					}
+				}
+			}
+		}
+		if summaries < 5 {
+			t.Errorf("only %d summaries checked", summaries)
+		}
 		first := ps[0]
 		fmt.Printf("raw history of %s: %d events, %d payloads, all %s (keys %v); %d bytes hold none of %q %q %q; e.g. metadata %v, data %s...\n",
 			idA, len(h.Events), len(ps), codec.Encoding, keyIDs, len(raw), email, phone, name, stringMeta(first.Metadata), hex.EncodeToString(first.Data[:24]))

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rma-dev/rma/domain"
 )
 
 func TestTokensAreStoredHashedAndExpireAndRevoke(t *testing.T) {
@@ -63,5 +66,35 @@ func TestTokensAreStoredHashedAndExpireAndRevoke(t *testing.T) {
 	}
 	if all, _ := s.Tokens(ctx, true, now); len(all) != 2 {
 		t.Fatalf("all tokens: %+v", all)
+	}
+}
+
+// List filters are bound parameters, never spliced: quotes, backslashes
+// and SQL keywords in any filter match only a value that holds them.
+func TestListFiltersCannotBeInjected(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	nasty := []string{`'`, `"`, `\`, `x' OR 'a'='a`, `a" AND 1=1 --`, `\' AND status = 'completed`, "AND", `%`, `_`}
+	for i, v := range nasty {
+		r := fixture{id: fmt.Sprintf("RMA-INJ%d", i), status: domain.StatusCompleted, created: t0.Add(time.Duration(i) * time.Minute),
+			lines: []domain.LineState{line("L1", "SKU-"+v, "B", domain.ReasonDefective, "")}}.ret()
+		r.OrderID, r.Customer.ID = "SO-"+v, "C-"+v
+		project(t, s, 1, r)
+	}
+	for i, v := range nasty {
+		for name, f := range map[string]Filter{"order": {OrderID: "SO-" + v}, "customer": {CustomerID: "C-" + v}, "sku": {SKU: "SKU-" + v},
+			"status": {Status: v}, "kind": {Kind: v}, "customer and status": {CustomerID: "C-" + v, Status: string(domain.StatusCompleted)}} {
+			items, _, err := s.List(ctx, f, 50, "")
+			if err != nil {
+				t.Fatalf("%s %q: %v", name, v, err)
+			}
+			want := 1
+			if name == "status" || name == "kind" {
+				want = 0
+			}
+			if len(items) != want || (want == 1 && items[0].ID != fmt.Sprintf("RMA-INJ%d", i)) {
+				t.Errorf("%s filter %q matched %v", name, v, items)
+			}
+		}
 	}
 }
