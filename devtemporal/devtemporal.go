@@ -54,8 +54,8 @@ type Options struct {
 	CodecEndpoint string
 	// TLS, when set, makes the frontend require mutual TLS, as a secured
 	// cluster does (the UI is then not started).
-	TLS *TLS
-	Logger        *zap.Logger
+	TLS    *TLS
+	Logger *zap.Logger
 }
 
 // TLS is the frontend's mutual TLS: its certificate, the CA its clients'
