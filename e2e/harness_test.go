@@ -58,6 +58,9 @@ type dev struct {
 	http, temporal, ui int
 	cmd                *exec.Cmd
 	out                *bytes.Buffer
+	// exited closes when cmd has exited, with exitErr.
+	exited  chan struct{}
+	exitErr error
 	// carrier is the simulator's mode and scan step ("manual" by default).
 	carrier []string
 }
@@ -112,6 +115,37 @@ func newDevWith(t *testing.T, policyYAML string, carrier ...string) *dev {
 
 func (d *dev) start() {
 	d.t.Helper()
+	for attempt := 1; ; attempt++ {
+		exited := d.launch()
+		deadline := time.After(60 * time.Second)
+		for {
+			if resp, err := http.Get(d.url("/readyz")); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return
+				}
+			}
+			select {
+			case <-exited:
+				// A free port probed a moment ago can be taken by another
+				// test's process before rma dev binds it: take new ones.
+				if attempt < 3 && strings.Contains(d.out.String(), "address already in use") {
+					d.t.Logf("rma dev lost a port to another process; retrying on new ports")
+					d.http, d.temporal, d.ui = httpBase(d.t), freePort(d.t), freePort(d.t)
+					goto next
+				}
+				d.t.Fatalf("rma dev exited:\n%s", d.out.String())
+			case <-deadline:
+				d.t.Fatalf("rma dev did not become ready:\n%s", d.out.String())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	next:
+	}
+}
+
+// launch starts the rma dev process; the channel closes when it exits.
+func (d *dev) launch() <-chan struct{} {
 	d.out = &bytes.Buffer{}
 	args := append([]string{"dev", "--data-dir", d.dataDir, "--http-port", strconv.Itoa(d.http),
 		"--temporal-port", strconv.Itoa(d.temporal), "--ui-port", strconv.Itoa(d.ui), "--policy", d.policy}, d.carrier...)
@@ -121,17 +155,14 @@ func (d *dev) start() {
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(d.url("/readyz")); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	d.t.Fatalf("rma dev did not become ready:\n%s", d.out.String())
+	exited := make(chan struct{})
+	cmd := d.cmd
+	d.exited = exited
+	go func() {
+		d.exitErr = cmd.Wait()
+		close(exited)
+	}()
+	return exited
 }
 
 // stop interrupts rma dev like Ctrl-C and waits for a clean exit.
@@ -140,12 +171,10 @@ func (d *dev) stop() {
 		return
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			d.t.Errorf("rma dev exited with %v:\n%s", err, d.out.String())
+	case <-d.exited:
+		if d.exitErr != nil {
+			d.t.Errorf("rma dev exited with %v:\n%s", d.exitErr, d.out.String())
 		}
 	case <-time.After(60 * time.Second):
 		_ = d.cmd.Process.Kill()
