@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -38,6 +39,10 @@ func (s *Server) CodecHandler() http.Handler {
 				return http.StatusServiceUnavailable, "tokens cannot be checked right now"
 			case p.scoped() || !p.has(CodecRoles()):
 				return http.StatusForbidden, "decoding needs the support or admin role"
+			case strings.HasSuffix(r.URL.Path, "/encode") && !p.has([]string{RoleAdmin}):
+				// An encoded payload could be sent to a workflow past the
+				// API: only admin may make one.
+				return http.StatusForbidden, "encoding needs the admin role"
 			}
 			if wait, ok := s.limits.allow(p.key); !ok {
 				return http.StatusTooManyRequests, "too many requests with this token; retry in " + wait.String()

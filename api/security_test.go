@@ -123,3 +123,38 @@ func TestRateLimitsPerToken(t *testing.T) {
 		t.Fatalf("another token was limited: %d", rec.Code)
 	}
 }
+
+// The codec server decodes for support and admin; only admin may encode (an
+// encoded payload could be sent to a workflow past the API).
+func TestCodecRoles(t *testing.T) {
+	key, _ := codec.NewKey("k")
+	kr, _ := codec.ParseKeyring(key)
+	s := New(Config{Codec: kr, Namespace: "default", Now: time.Now, Tokens: map[string]Principal{
+		"support-token-0123456789": {Subject: "amy", Roles: []string{RoleSupport}},
+		"admin-token-01234567890":  {Subject: "root", Roles: []string{RoleAdmin}},
+		"wh-token-0123456789abcd":  {Subject: "w1", Roles: []string{RoleWarehouse}},
+	}})
+	h := s.Handler()
+	for _, c := range []struct {
+		tok, path, ns string
+		want          int
+	}{
+		{"support-token-0123456789", "/codec/decode", "default", 200},
+		{"support-token-0123456789", "/codec/encode", "default", 403},
+		{"admin-token-01234567890", "/codec/encode", "default", 200},
+		{"wh-token-0123456789abcd", "/codec/decode", "default", 403},
+		{"support-token-0123456789", "/codec/decode", "", 403},
+		{"support-token-0123456789", "/codec/decode", "other", 403},
+	} {
+		req := httptest.NewRequest("POST", c.path, bytes.NewBufferString(`{"payloads":[]}`))
+		req.Header.Set("Authorization", "Bearer "+c.tok)
+		if c.ns != "" {
+			req.Header.Set("X-Namespace", c.ns)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%s %s ns %q: %d %s", c.tok, c.path, c.ns, rec.Code, rec.Body)
+		}
+	}
+}

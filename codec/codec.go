@@ -109,15 +109,12 @@ func decodeKey(enc string) ([]byte, error) {
 	return nil, errors.New("the key is not base64")
 }
 
-// redact keeps a key out of an error message.
+// redact keeps a key out of an error message: only the ID, if any, shows.
 func redact(line string) string {
 	if id, _, ok := strings.Cut(line, ":"); ok {
 		return id + ":…"
 	}
-	if len(line) > 8 {
-		return line[:4] + "…"
-	}
-	return line
+	return "…"
 }
 
 // Load reads the keyring from RMA_PAYLOAD_KEYS (the entries themselves) or

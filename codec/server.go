@@ -11,8 +11,8 @@ import (
 // HandlerOptions configure the codec server.
 type HandlerOptions struct {
 	Keys *Keyring
-	// Namespace is the only namespace decoded (the UI sends it in
-	// X-Namespace); empty accepts any.
+	// Namespace is the only namespace decoded: requests must name it in
+	// X-Namespace, as the UI and the temporal CLI do. Empty accepts any.
 	Namespace string
 	// Origins are the browser origins (the Temporal UI's) allowed by CORS.
 	Origins []string
@@ -58,8 +58,8 @@ func Handler(o HandlerOptions) http.Handler {
 			http.Error(w, why, status)
 			return
 		}
-		if ns := r.Header.Get("X-Namespace"); o.Namespace != "" && ns != "" && ns != o.Namespace {
-			http.Error(w, "this codec server decodes namespace "+o.Namespace+" only", http.StatusForbidden)
+		if ns := r.Header.Get("X-Namespace"); o.Namespace != "" && ns != o.Namespace {
+			http.Error(w, "this codec server decodes namespace "+o.Namespace+" only (X-Namespace)", http.StatusForbidden)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<20)

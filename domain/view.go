@@ -218,7 +218,8 @@ func staffOnlyEvent(typ string) bool {
 // notes, the assignee, what failed inside (attention, claim errors), SLA
 // breaches, payment keys, suppliers and batches, inspection notes, and the
 // timeline entries that are staff's business. Staff who acted show as
-// "merchant"; self is the customer's own actor name.
+// "merchant", without what they wrote; self is the customer's own actor
+// name.
 func (r Return) CustomerView(self string) Return {
 	c := r.Clone()
 	c.Notes, c.Assignee, c.Attention, c.ClaimError, c.SLABreaches, c.Payments = nil, "", nil, "", nil, nil
@@ -230,7 +231,13 @@ func (r Return) CustomerView(self string) Return {
 		switch e.Actor {
 		case self, "customer", "system", "policy", "carrier":
 		default:
+			// What staff wrote is for staff (a note with an approval, a
+			// warehouse remark, a disposition), except the decline reason,
+			// which the customer is told anyway.
 			e.Actor = "merchant"
+			if e.Type != "declined" {
+				e.Detail = ""
+			}
 		}
 		c.Timeline = append(c.Timeline, e)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/store"
 	"github.com/rma-dev/rma/workflows"
 )
 
@@ -277,6 +278,7 @@ func TestSecurity(t *testing.T) {
 		} {
 			req, _ := http.NewRequest("POST", d.url("/codec/decode"), bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Namespace", "default")
 			if c.auth != "" {
 				req.Header.Set("Authorization", c.auth)
 			}
@@ -314,6 +316,22 @@ func TestSecurity(t *testing.T) {
 		rp.RegisterWorkflowWithOptions(workflows.Return, workflow.RegisterOptions{Name: workflows.WorkflowType})
 		if err := rp.ReplayWorkflowHistory(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), h); err != nil {
 			t.Errorf("replay of the encrypted history: %v", err)
+		}
+	})
+
+	t.Run("a stored customer token without its customer acts for nobody", func(t *testing.T) {
+		// Written past rma token create, which refuses it: unscoped, it
+		// would read every return.
+		bad := "rma_a-customer-role-without-a-customer-0123"
+		var id string
+		if err := queryRow(readDatabaseURL(t, d), `INSERT INTO api_tokens (id, hash, subject, roles, created_at)
+  VALUES ('tok_bad', $1, 'nobody', '{customer}', now()) RETURNING id`, store.HashToken(bad)).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/v1/returns/" + idA, "/v1/returns"} {
+			if code, out := d.as(bad, "GET", path, nil); code != 401 {
+				t.Errorf("GET %s: %d %v", path, code, out)
+			}
 		}
 	})
 

@@ -58,10 +58,10 @@ func (c client) call(ctx context.Context, method, path, key string, in, out any)
 		return fmt.Errorf("build %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	c.auth.Apply(req, raw, time.Now())
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	c.auth.Apply(req, raw, time.Now())
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)

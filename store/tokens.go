@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -30,6 +31,18 @@ type Token struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// TokenShape reports whether a value has the form CreateToken gives tokens
+// (the prefix and 43 base64url characters), so anything else is refused
+// without a lookup.
+func TokenShape(v string) bool {
+	rest, ok := strings.CutPrefix(v, TokenPrefix)
+	if !ok || len(rest) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(rest)
+	return err == nil
 }
 
 // HashToken is how a token is stored and looked up.

@@ -12,8 +12,8 @@ import (
 // Credential is how rma authenticates to a partner service (and how a
 // partner, or its simulator, checks the caller): a bearer token, or an HMAC
 // signature of each request in this package's scheme over
-// "<METHOD> <request URI>\n<body>", so a signature cannot be replayed on
-// another endpoint or with another body. The zero Credential sends and
+// "<METHOD> <request URI>\n<Idempotency-Key>\n<body>", so a signature
+// cannot be replayed on another endpoint, key or body. The zero Credential sends and
 // checks nothing.
 type Credential struct {
 	kind   string // "", "bearer" or "hmac"
@@ -42,8 +42,10 @@ func (c Credential) Set() bool { return c.kind != "" }
 // Scheme is "bearer", "hmac" or "" (none).
 func (c Credential) Scheme() string { return c.kind }
 
+// requestBase is what an HMAC credential signs: the method, the request
+// URI, the Idempotency-Key (a partner may trust it alone) and the body.
 func requestBase(r *http.Request, body []byte) []byte {
-	return append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"), body...)
+	return append([]byte(r.Method+" "+r.URL.RequestURI()+"\n"+r.Header.Get("Idempotency-Key")+"\n"), body...)
 }
 
 // Apply adds the credential to an outgoing request with this body.
@@ -87,7 +89,7 @@ func CheckSecret(name, value string) error {
 	if v == "" {
 		return fmt.Errorf("%s is empty", name)
 	}
-	for _, p := range []string{"change-me", "changeme", "change_me", "placeholder", "example", "replace-me", "replaceme", "your-"} {
+	for _, p := range []string{"change-me", "changeme", "change_me", "placeholder", "example", "replace-me", "replace_me", "replaceme", "changeit", "your-", "your_", "<"} {
 		if strings.Contains(v, p) {
 			return fmt.Errorf("%s is a placeholder (%q): set a real secret, e.g. from `openssl rand -hex 32`", name, p)
 		}
@@ -96,8 +98,18 @@ func CheckSecret(name, value string) error {
 	case "secret", "password", "token", "test", "dev", "default", "admin":
 		return fmt.Errorf("%s is a placeholder: set a real secret, e.g. from `openssl rand -hex 32`", name)
 	}
+	if value != strings.TrimSpace(value) {
+		return fmt.Errorf("%s has surrounding spaces", name)
+	}
 	if len(value) < MinSecretLen {
 		return fmt.Errorf("%s is %d characters; use at least %d random ones (e.g. `openssl rand -hex 32`)", name, len(value), MinSecretLen)
+	}
+	distinct := map[rune]bool{}
+	for _, r := range v {
+		distinct[r] = true
+	}
+	if len(distinct) < 6 {
+		return fmt.Errorf("%s is not random (%d distinct characters): use e.g. `openssl rand -hex 32`", name, len(distinct))
 	}
 	return nil
 }

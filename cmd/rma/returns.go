@@ -77,6 +77,7 @@ func (rc *returnCmd) client(ctx context.Context) (*starter.Client, func(), error
 		return nil, nil, err
 	}
 	rc.tf.devKeys = filepath.Join(rc.db.dataDir, "payload-keys")
+	rc.tf.requireKeys = true
 	c, err := rc.tf.dial(ctx, zap.NewNop())
 	if err != nil {
 		return nil, nil, err
