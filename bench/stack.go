@@ -342,9 +342,6 @@ func (s *stack) stop() {
 // clientOptions dial the bench's server with the payload codec, as rma does.
 func clientOptions(hostport string, keys *codec.Keyring, l sdklog.Logger) client.Options {
 	o := client.Options{HostPort: hostport, Logger: l}
-	if keys != nil {
-		o.DataConverter = codec.DataConverter(keys)
-		o.FailureConverter = codec.FailureConverter(o.DataConverter)
-	}
+	codec.Configure(&o, keys)
 	return o
 }

@@ -9,8 +9,6 @@ package chaos
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +28,7 @@ import (
 
 	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/pgdev"
+	"github.com/rma-dev/rma/webhook"
 	"github.com/rma-dev/rma/worker"
 )
 
@@ -236,13 +235,13 @@ func startSystem(ctx context.Context, bin, dir string, workers int) (s *system, 
 	if err != nil {
 		return nil, err
 	}
-	dc := codec.DataConverter(keys)
-	if s.tc, err = client.DialContext(ctx, client.Options{HostPort: s.hostPort, Logger: worker.NewLogger(zap.NewNop()),
-		DataConverter: dc, FailureConverter: codec.FailureConverter(dc)}); err != nil {
+	copts := client.Options{HostPort: s.hostPort, Logger: worker.NewLogger(zap.NewNop())}
+	codec.Configure(&copts, keys)
+	if s.tc, err = client.DialContext(ctx, copts); err != nil {
 		return nil, fmt.Errorf("dial temporal: %w", err)
 	}
-	auth := []string{"RMA_CARRIER_AUTH=hmac:" + randomHex(20), "RMA_INVENTORY_AUTH=bearer:" + randomHex(20),
-		"RMA_PAYMENTS_AUTH=hmac:" + randomHex(20), "RMA_NOTIFICATIONS_AUTH=bearer:" + randomHex(20)}
+	auth := []string{"RMA_CARRIER_AUTH=hmac:" + webhook.RandomSecret(20), "RMA_INVENTORY_AUTH=bearer:" + webhook.RandomSecret(20),
+		"RMA_PAYMENTS_AUTH=hmac:" + webhook.RandomSecret(20), "RMA_NOTIFICATIONS_AUTH=bearer:" + webhook.RandomSecret(20)}
 	s.sim = mk("sim", append([]string{"RMA_WEBHOOK_SECRET=" + secret}, auth...), "sim", "--base-port", strconv.Itoa(simBase),
 		"--webhook-url", s.apiURL+"/v1/webhooks/carrier", "--sim-carrier", "auto", "--sim-step", "1s")
 	if err := s.sim.start(); err != nil {
@@ -343,10 +342,4 @@ func (s *system) close() {
 // logf writes a progress line.
 func logf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "%s %s\n", time.Now().Format("15:04:05"), strings.TrimSpace(fmt.Sprintf(format, args...)))
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

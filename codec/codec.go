@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 )
@@ -126,11 +127,11 @@ func Load(getenv func(string) string) (k *Keyring, ok bool, err error) {
 	case spec != "" && file != "":
 		return nil, false, fmt.Errorf("set %s or %s, not both", EnvKeys, EnvKeysFile)
 	case file != "":
-		b, err := os.ReadFile(file)
+		k, err := LoadFile(file)
 		if err != nil {
-			return nil, false, fmt.Errorf("read %s: %w", EnvKeysFile, err)
+			return nil, false, fmt.Errorf("%s: %w", EnvKeysFile, err)
 		}
-		spec = string(b)
+		return k, true, nil
 	case spec == "":
 		return nil, false, nil
 	}
@@ -139,6 +140,19 @@ func Load(getenv func(string) string) (k *Keyring, ok bool, err error) {
 		return nil, false, err
 	}
 	return k, true, nil
+}
+
+// LoadFile reads a keyring file: one id:base64key entry per line.
+func LoadFile(path string) (*Keyring, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read payload keys: %w", err)
+	}
+	k, err := ParseKeyring(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
 }
 
 // NewKey makes a fresh random key entry "id:base64key".
@@ -223,6 +237,16 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 // DataConverter is the default JSON converter with every payload sealed.
 func DataConverter(k *Keyring) converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), NewCodec(k))
+}
+
+// Configure makes a Temporal client seal and open payloads and failures
+// with the keyring; a nil keyring leaves the options as they are.
+func Configure(o *client.Options, k *Keyring) {
+	if k == nil {
+		return
+	}
+	o.DataConverter = DataConverter(k)
+	o.FailureConverter = FailureConverter(o.DataConverter)
 }
 
 // FailureConverter moves an error's message and stack trace into its

@@ -7,8 +7,6 @@ package devstack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -131,9 +129,9 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	dc := codec.DataConverter(o.Keys)
-	s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.Temporal.FrontendAddress(), Namespace: s.Temporal.Namespace(), Logger: worker.NewLogger(o.Logger),
-		DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
+	copts := client.Options{HostPort: s.Temporal.FrontendAddress(), Namespace: s.Temporal.Namespace(), Logger: worker.NewLogger(o.Logger)}
+	codec.Configure(&copts, o.Keys)
+	s.Client, err = client.DialContext(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to embedded temporal: %w", err)
 	}
@@ -146,7 +144,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	// would; fresh ones every start, since both sides live here.
 	auth := make([]webhook.Credential, 4)
 	for i := range auth {
-		if auth[i], err = webhook.ParseCredential("dev partner credential", "bearer:"+randomHex(24)); err != nil {
+		if auth[i], err = webhook.ParseCredential("dev partner credential", "bearer:"+webhook.RandomSecret(24)); err != nil {
 			return nil, err
 		}
 	}
@@ -272,10 +270,4 @@ func (s *Stack) Stop(ctx context.Context) {
 	if s.pg != nil {
 		s.pg.Stop()
 	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

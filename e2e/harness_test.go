@@ -115,32 +115,37 @@ func newDevWith(t *testing.T, policyYAML string, carrier ...string) *dev {
 
 func (d *dev) start() {
 	d.t.Helper()
-	for attempt := 1; ; attempt++ {
-		exited := d.launch()
-		deadline := time.After(60 * time.Second)
-		for {
-			if resp, err := http.Get(d.url("/readyz")); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return
-				}
-			}
-			select {
-			case <-exited:
-				// A free port probed a moment ago can be taken by another
-				// test's process before rma dev binds it: take new ones.
-				if attempt < 3 && strings.Contains(d.out.String(), "address already in use") {
-					d.t.Logf("rma dev lost a port to another process; retrying on new ports")
-					d.http, d.temporal, d.ui = httpBase(d.t), freePort(d.t), freePort(d.t)
-					goto next
-				}
-				d.t.Fatalf("rma dev exited:\n%s", d.out.String())
-			case <-deadline:
-				d.t.Fatalf("rma dev did not become ready:\n%s", d.out.String())
-			case <-time.After(200 * time.Millisecond):
+	for attempt := 1; !d.launchUntilReady(); attempt++ {
+		// A free port probed a moment ago can be taken by another test's
+		// process before rma dev binds it: take new ones.
+		if attempt == 3 || !strings.Contains(d.out.String(), "address already in use") {
+			d.t.Fatalf("rma dev exited:\n%s", d.out.String())
+		}
+		d.t.Logf("rma dev lost a port to another process; retrying on new ports")
+		d.http, d.temporal, d.ui = httpBase(d.t), freePort(d.t), freePort(d.t)
+	}
+}
+
+// launchUntilReady starts rma dev and reports whether it became ready
+// (false: it exited first).
+func (d *dev) launchUntilReady() bool {
+	d.t.Helper()
+	exited := d.launch()
+	deadline := time.After(60 * time.Second)
+	for {
+		if resp, err := http.Get(d.url("/readyz")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return true
 			}
 		}
-	next:
+		select {
+		case <-exited:
+			return false
+		case <-deadline:
+			d.t.Fatalf("rma dev did not become ready:\n%s", d.out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
@@ -396,11 +401,7 @@ func returnRequest(order, customer, sku string, price int64, reason, resolution 
 // keys is the payload keyring rma dev made in its data dir.
 func (d *dev) keys() *codec.Keyring {
 	d.t.Helper()
-	b, err := os.ReadFile(filepath.Join(d.dataDir, "payload-keys"))
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	k, err := codec.ParseKeyring(string(b))
+	k, err := codec.LoadFile(filepath.Join(d.dataDir, "payload-keys"))
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -409,6 +410,7 @@ func (d *dev) keys() *codec.Keyring {
 
 // dial connects to the dev server as rma does: with the payload codec.
 func (d *dev) dial() (client.Client, error) {
-	dc := codec.DataConverter(d.keys())
-	return client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal), DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
+	o := client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(d.temporal)}
+	codec.Configure(&o, d.keys())
+	return client.Dial(o)
 }

@@ -47,25 +47,25 @@ func (d *dev) as(tok, method, path string, body any) (int, map[string]any) {
 	return d.call(method, path, body, "Authorization", "Bearer "+tok)
 }
 
-// rawHistory reads a history as anyone with access to the Temporal server
-// does: without the codec.
+// rawHistory is fetchHistory for a test: the history as stored.
 func (d *dev) rawHistory(id string) *historypb.History {
 	d.t.Helper()
-	c, err := client.Dial(client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", d.temporal)})
+	h, err := fetchHistory(d, id)
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	defer c.Close()
-	it := c.GetWorkflowHistory(context.Background(), workflows.WorkflowID(id), "", false, 0)
-	h := &historypb.History{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			d.t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
 	return h
+}
+
+// replay replays a stored (encrypted) history with the dev's keys.
+func (d *dev) replay(h *historypb.History) error {
+	dc := codec.DataConverter(d.keys())
+	rp, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
+	if err != nil {
+		return err
+	}
+	rp.RegisterWorkflowWithOptions(workflows.Return, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	return rp.ReplayWorkflowHistory(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), h)
 }
 
 // payloads lists every payload of a history but the search attributes
@@ -308,13 +308,7 @@ func TestSecurity(t *testing.T) {
 		}
 
 		// An encrypted history replays with the codec.
-		dc := codec.DataConverter(d.keys())
-		rp, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rp.RegisterWorkflowWithOptions(workflows.Return, workflow.RegisterOptions{Name: workflows.WorkflowType})
-		if err := rp.ReplayWorkflowHistory(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), h); err != nil {
+		if err := d.replay(h); err != nil {
 			t.Errorf("replay of the encrypted history: %v", err)
 		}
 	})
@@ -384,10 +378,7 @@ func TestPayloadKeyRotation(t *testing.T) {
 		t.Fatalf("payload keys in the history: %v", ids)
 	}
 	// The whole history, old key and new, decodes and replays.
-	dc := codec.DataConverter(d.keys())
-	rp, _ := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
-	rp.RegisterWorkflowWithOptions(workflows.Return, workflow.RegisterOptions{Name: workflows.WorkflowType})
-	if err := rp.ReplayWorkflowHistory(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), d.rawHistory(id)); err != nil {
+	if err := d.replay(d.rawHistory(id)); err != nil {
 		t.Fatalf("replay across the rotation: %v", err)
 	}
 	fmt.Printf("key rotation: %s has payloads under %v and replays\n", id, ids)

@@ -278,8 +278,9 @@ func TestScanAndItsDeadlineInOneWorkflowTask(t *testing.T) {
 	}
 	// The history shows both in one task: the timer fired, the signal came,
 	// and only then did a workflow task start.
-	dc := codec.DataConverter(tp.keys)
-	c, err := client.Dial(client.Options{HostPort: tp.hostPort, Namespace: tp.namespace, DataConverter: dc, FailureConverter: codec.FailureConverter(dc)})
+	o := client.Options{HostPort: tp.hostPort, Namespace: tp.namespace}
+	codec.Configure(&o, tp.keys)
+	c, err := client.Dial(o)
 	if err != nil {
 		t.Fatal(err)
 	}

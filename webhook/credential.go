@@ -1,7 +1,9 @@
 package webhook
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,6 +77,14 @@ func (c Credential) Check(r *http.Request, body []byte, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// RandomSecret is n random bytes in hex: a secret CheckSecret accepts, for
+// what rma makes itself (dev tokens, simulator credentials).
+func RandomSecret(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // MinSecretLen is the shortest secret rma accepts.

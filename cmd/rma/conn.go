@@ -50,38 +50,25 @@ func (f *temporalFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.keysFile, "payload-keys-file", os.Getenv(codec.EnvKeysFile), "payload encryption keys, one id:base64key per line, the active key first (env "+codec.EnvKeysFile+", or the keys themselves in "+codec.EnvKeys+"; rma key new makes one)")
 }
 
-// keyring reads the payload keys: --payload-keys-file, RMA_PAYLOAD_KEYS,
-// or the fallback file; nil when none is configured.
+// keyring reads the payload keys: --payload-keys-file (or its env),
+// RMA_PAYLOAD_KEYS, or the fallback file; nil when none is configured.
 func (f *temporalFlags) keyring() (*codec.Keyring, error) {
-	getenv := os.Getenv
 	if f.keysFile != "" {
-		getenv = func(k string) string {
-			if k == codec.EnvKeysFile {
-				return f.keysFile
-			}
-			if k == codec.EnvKeys {
-				return ""
-			}
-			return os.Getenv(k)
+		return codec.LoadFile(f.keysFile)
+	}
+	k, ok, err := codec.Load(os.Getenv)
+	if err != nil || ok {
+		return k, err
+	}
+	if f.devKeys != "" {
+		if _, serr := os.Stat(f.devKeys); serr == nil {
+			return codec.LoadFile(f.devKeys)
 		}
 	}
-	k, ok, err := codec.Load(getenv)
-	if err != nil {
-		return nil, err
-	}
-	if !ok && f.devKeys != "" {
-		if b, rerr := os.ReadFile(f.devKeys); rerr == nil {
-			k, err = codec.ParseKeyring(string(b))
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.devKeys, err)
-			}
-			ok = true
-		}
-	}
-	if !ok && f.requireKeys {
+	if f.requireKeys {
 		return nil, fmt.Errorf("no payload encryption keys: set %s (a file) or %s; rma key new makes a key. Customer data must not reach Temporal in clear text", codec.EnvKeysFile, codec.EnvKeys)
 	}
-	return k, nil
+	return nil, nil
 }
 
 func (f *temporalFlags) dial(ctx context.Context, log *zap.Logger) (client.Client, error) {
@@ -90,10 +77,7 @@ func (f *temporalFlags) dial(ctx context.Context, log *zap.Logger) (client.Clien
 	if err != nil {
 		return nil, err
 	}
-	if keys != nil {
-		opts.DataConverter = codec.DataConverter(keys)
-		opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
-	}
+	codec.Configure(&opts, keys)
 	if f.apiKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(f.apiKey)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/rma-dev/rma/codec"
 	"github.com/rma-dev/rma/devstack"
+	"github.com/rma-dev/rma/webhook"
 )
 
 func newDevCmd() *cobra.Command {
@@ -85,7 +84,7 @@ Examples:
 			}
 			token := os.Getenv("RMA_DEV_TOKEN")
 			if token == "" {
-				token = randomHex(16)
+				token = webhook.RandomSecret(16)
 			}
 			log := newLogger(true)
 			defer func() { _ = log.Sync() }()
@@ -150,7 +149,7 @@ func webhookSecret(dataDir string) ([]byte, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read webhook secret: %w", err)
 	}
-	s := randomHex(32)
+	s := webhook.RandomSecret(32)
 	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("write webhook secret: %w", err)
 	}
@@ -164,28 +163,14 @@ func devPayloadKeys(dataDir string) (*codec.Keyring, error) {
 		return k, err
 	}
 	path := filepath.Join(dataDir, "payload-keys")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		entry, kerr := codec.NewKey("dev1")
 		if kerr != nil {
 			return nil, kerr
 		}
-		b = []byte(entry + "\n")
-		if err := os.WriteFile(path, b, 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(entry+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("write payload keys: %w", err)
 		}
-	} else if err != nil {
-		return nil, fmt.Errorf("read payload keys: %w", err)
 	}
-	k, err := codec.ParseKeyring(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return codec.LoadFile(path)
 }
