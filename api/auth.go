@@ -158,31 +158,48 @@ func (s *Server) authenticate(r *http.Request) (Principal, error) {
 
 var errNoToken = errors.New("no valid token")
 
+// refusal is why authorize turned a request away.
+type refusal struct {
+	status     int
+	code, msg  string
+	retryAfter time.Duration // set for 429
+}
+
+// authorize finds the request's principal, takes the request from its
+// token's rate limit, and checks it holds one of roles. Every guarded
+// route and the codec server go through it.
+func (s *Server) authorize(r *http.Request, roles []string) (Principal, *refusal) {
+	p, err := s.authenticate(r)
+	switch {
+	case errors.Is(err, errNoToken):
+		return p, &refusal{status: http.StatusUnauthorized, code: "unauthorized", msg: "a valid Authorization: Bearer <token> header is required"}
+	case err != nil:
+		s.log.Error("token lookup failed", zap.String("rma_id", r.PathValue("id")), zap.Error(err))
+		return p, &refusal{status: http.StatusServiceUnavailable, code: "unavailable", msg: "tokens cannot be checked right now; retry shortly"}
+	}
+	if wait, ok := s.limits.allow(p.key); !ok {
+		return p, &refusal{status: http.StatusTooManyRequests, code: "rate_limited", retryAfter: wait,
+			msg: fmt.Sprintf("too many requests with this token; retry in %s", wait.Round(time.Second))}
+	}
+	if !p.has(roles) {
+		return p, &refusal{status: http.StatusForbidden, code: "forbidden", msg: fmt.Sprintf("this endpoint needs one of the roles %v", roles)}
+	}
+	return p, nil
+}
+
 func (s *Server) guard(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		var p Principal
 		if rt.roles != nil {
-			pr, err := s.authenticate(r)
-			switch {
-			case errors.Is(err, errNoToken):
-				writeErr(w, http.StatusUnauthorized, "unauthorized", "a valid Authorization: Bearer <token> header is required")
-				return
-			case err != nil:
-				s.log.Error("token lookup failed", zap.String("rma_id", r.PathValue("id")), zap.Error(err))
-				writeErr(w, http.StatusServiceUnavailable, "unavailable", "tokens cannot be checked right now; retry shortly")
+			var no *refusal
+			if p, no = s.authorize(r, rt.roles); no != nil {
+				if no.retryAfter > 0 {
+					w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(no.retryAfter.Seconds()))))
+				}
+				writeErr(w, no.status, no.code, no.msg)
 				return
 			}
-			if wait, ok := s.limits.allow(pr.key); !ok {
-				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-				writeErr(w, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("too many requests with this token; retry in %s", wait.Round(time.Second)))
-				return
-			}
-			if !pr.has(rt.roles) {
-				writeErr(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this endpoint needs one of the roles %v", rt.roles))
-				return
-			}
-			p = pr
 		}
 		rt.handle(w, r, p)
 		s.log.Debug("request", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("rma_id", r.PathValue("id")),

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -30,22 +29,16 @@ func (s *Server) CodecHandler() http.Handler {
 				// beside the key file.
 				return 0, ""
 			}
-			p, err := s.authenticate(r)
+			p, no := s.authorize(r, CodecRoles())
 			switch {
-			case errors.Is(err, errNoToken):
-				return http.StatusUnauthorized, "a valid Authorization: Bearer <token> header is required"
-			case err != nil:
-				s.log.Error("token lookup failed", zap.Error(err))
-				return http.StatusServiceUnavailable, "tokens cannot be checked right now"
-			case p.scoped() || !p.has(CodecRoles()):
+			case no != nil:
+				return no.status, no.msg
+			case p.scoped():
 				return http.StatusForbidden, "decoding needs the support or admin role"
 			case strings.HasSuffix(r.URL.Path, "/encode") && !p.has([]string{RoleAdmin}):
 				// An encoded payload could be sent to a workflow past the
 				// API: only admin may make one.
 				return http.StatusForbidden, "encoding needs the admin role"
-			}
-			if wait, ok := s.limits.allow(p.key); !ok {
-				return http.StatusTooManyRequests, "too many requests with this token; retry in " + wait.String()
 			}
 			s.log.Info("codec", zap.String("subject", p.Subject), zap.String("path", r.URL.Path))
 			return 0, ""
