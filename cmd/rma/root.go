@@ -34,7 +34,7 @@ Production runs "rma worker" and "rma api" against any Temporal cluster
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newPolicyCmd(), newDevCmd(), newWorkerCmd(), newAPICmd(), newSimCmd(), newReturnCmd(), newMigrateCmd(), newReportCmd(), newTemporalCmd(), newTokenCmd(), newKeyCmd(), newCodecServerCmd())
+	root.AddCommand(newVersionCmd(), newPolicyCmd(), newDevCmd(), newWorkerCmd(), newAPICmd(), newSimCmd(), newReturnCmd(), newMigrateCmd(), newReportCmd(), newTemporalCmd(), newTokenCmd(), newKeyCmd(), newCodecServerCmd(), newSetupCmd())
 	return root
 }
 
