@@ -176,7 +176,7 @@ func (a *Activities) ReconcileMoney(ctx context.Context, req PaymentRequest) (Pa
 	if req.Key == "" {
 		return PaymentResult{}, temporal.NewNonRetryableApplicationError("payment without idempotency key", "MissingKey", nil)
 	}
-	res, found, err := a.Payments.Find(ctx, req.Key)
+	res, found, err := a.Payments.Find(ctx, req)
 	if err != nil {
 		return PaymentResult{}, business(fmt.Errorf("look up %s: %w", req.Key, err))
 	}

@@ -48,12 +48,14 @@ type Inventory interface {
 
 // Payments moves money: refunds, store credit, charges, holds and coupons.
 // One entry point keeps the ledger and its idempotency in one place. Find
-// looks a movement up by its idempotency key: providers forget keys after a
-// while (24 h at Stripe), so a movement retried later than that is
-// reconciled by lookup before it is sent again.
+// looks up the movement req would make, by its idempotency key: providers
+// forget keys after a while (24 h at Stripe), so a movement retried later
+// than that is reconciled by lookup before it is sent again. It takes the
+// whole request because a provider may only list movements per payment
+// or customer (Stripe lists refunds per PaymentIntent).
 type Payments interface {
 	Execute(ctx context.Context, req PaymentRequest) (PaymentResult, error)
-	Find(ctx context.Context, key string) (PaymentResult, bool, error)
+	Find(ctx context.Context, req PaymentRequest) (PaymentResult, bool, error)
 }
 
 // Notifier tells customers, support and the quality team.
@@ -244,9 +246,13 @@ type PaymentRequest struct {
 	CustomerID string       `json:"customer_id"`
 	Amount     domain.Money `json:"amount"`
 	// HoldKey names the hold a capture or void acts on.
-	HoldKey   string        `json:"hold_key,omitempty"`
-	ExpiresIn time.Duration `json:"expires_in,omitempty"`
-	Memo      string        `json:"memo,omitempty"`
+	HoldKey string `json:"hold_key,omitempty"`
+	// Payment is where the order was paid, at the provider: what a refund
+	// refunds, whose balance store credit goes to, the card a hold is
+	// placed on. The simulator needs none of it; Stripe does.
+	Payment   *domain.PaymentRef `json:"payment,omitempty"`
+	ExpiresIn time.Duration      `json:"expires_in,omitempty"`
+	Memo      string             `json:"memo,omitempty"`
 }
 
 // PaymentResult is the ledger entry made.

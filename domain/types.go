@@ -155,6 +155,19 @@ type Request struct {
 	Lines       []Line    `json:"lines"`
 	// Wholesale marks bulk/B2B orders, which are routed to a dedicated agent.
 	Wholesale bool `json:"wholesale,omitempty"`
+	// Payment is where the order was paid, at the payment provider.
+	// Optional: the simulator needs none of it; with Stripe a refund needs
+	// PaymentID and store credit CustomerID.
+	Payment *PaymentRef `json:"payment,omitempty"`
+}
+
+// PaymentRef names the order's payment at the payment provider (Stripe:
+// a PaymentIntent pi_..., a Customer cus_..., a saved PaymentMethod
+// pm_... for advance-exchange holds and price-difference charges).
+type PaymentRef struct {
+	PaymentID     string `json:"payment_id,omitempty"`
+	CustomerID    string `json:"customer_id,omitempty"`
+	PaymentMethod string `json:"payment_method,omitempty"`
 }
 
 // Total is the paid value of every line.

@@ -54,6 +54,11 @@ func (r Request) Validate(now time.Time) error {
 	} else {
 		c.Text("order_id", r.OrderID, MaxIDLen)
 	}
+	if r.Payment != nil {
+		c.Text("payment.payment_id", r.Payment.PaymentID, MaxIDLen)
+		c.Text("payment.customer_id", r.Payment.CustomerID, MaxIDLen)
+		c.Text("payment.payment_method", r.Payment.PaymentMethod, MaxIDLen)
+	}
 	switch r.Kind {
 	case KindReturn, KindExchange:
 	case "":

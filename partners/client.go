@@ -188,9 +188,9 @@ func (a *Payments) Execute(ctx context.Context, req activities.PaymentRequest) (
 
 // Find implements activities.Payments: GET /v1/payments?key=..., where a
 // 404 means no movement was made under the key.
-func (a *Payments) Find(ctx context.Context, key string) (activities.PaymentResult, bool, error) {
+func (a *Payments) Find(ctx context.Context, req activities.PaymentRequest) (activities.PaymentResult, bool, error) {
 	var r activities.PaymentResult
-	err := a.c.call(ctx, http.MethodGet, "/v1/payments?key="+url.QueryEscape(key), "", nil, &r)
+	err := a.c.call(ctx, http.MethodGet, "/v1/payments?key="+url.QueryEscape(req.Key), "", nil, &r)
 	var rej *activities.RejectedError
 	if errors.As(err, &rej) && rej.Code == "not_found" {
 		return r, false, nil

@@ -42,7 +42,7 @@ func TestPartnersAuthenticate(t *testing.T) {
 			if _, err := partners.NewPayments(srv.URL, c).Execute(context.Background(), refund); !errors.As(err, &rej) || rej.Code != "unauthorized" {
 				t.Errorf("%s: %s credentials: %v", spec, name, err)
 			}
-			if _, _, err := partners.NewPayments(srv.URL, c).Find(context.Background(), refund.Key); !errors.As(err, &rej) {
+			if _, _, err := partners.NewPayments(srv.URL, c).Find(context.Background(), refund); !errors.As(err, &rej) {
 				t.Errorf("%s: %s credentials read the ledger: %v", spec, name, err)
 			}
 		}
@@ -53,7 +53,7 @@ func TestPartnersAuthenticate(t *testing.T) {
 		if _, err := p.Execute(context.Background(), refund); err != nil {
 			t.Errorf("%s: %v", spec, err)
 		}
-		if _, found, err := p.Find(context.Background(), refund.Key); err != nil || !found {
+		if _, found, err := p.Find(context.Background(), refund); err != nil || !found {
 			t.Errorf("%s: find: %v %v", spec, found, err)
 		}
 		srv.Close()

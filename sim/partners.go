@@ -124,7 +124,7 @@ func (s *Payments) Handler(log *zap.Logger) http.Handler {
 			writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "key is required")
 			return
 		}
-		res, ok, err := s.Engine.Find(r.Context(), key)
+		res, ok, err := s.Engine.Find(r.Context(), activities.PaymentRequest{Key: key})
 		if err != nil {
 			writeErr(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 			return

@@ -162,7 +162,7 @@ func (r *returnRun) chargeDifference(ctx workflow.Context, l *domain.LineState) 
 		return nil
 	}
 	key := activities.Key(r.in.RMAID, l.LineID, "price-difference")
-	pay := activities.PaymentRequest{Key: key, Kind: activities.PayCharge, RMAID: r.in.RMAID, LineID: l.LineID, CustomerID: r.req.Customer.ID, Amount: diff, Memo: "exchange price difference"}
+	pay := activities.PaymentRequest{Payment: r.req.Payment, Key: key, Kind: activities.PayCharge, RMAID: r.in.RMAID, LineID: l.LineID, CustomerID: r.req.Customer.ID, Amount: diff, Memo: "exchange price difference"}
 	// Charging is revocable: a cancel refunds it.
 	s := step{name: "charge-difference-" + l.LineID, summary: "charge price difference " + diff.String() + " for " + l.LineID, doing: "charging the price difference for " + l.LineID, class: classMoney}
 	if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
@@ -180,7 +180,7 @@ func (r *returnRun) chargeDifference(ctx workflow.Context, l *domain.LineState) 
 // refundCharge gives money back that we took (a reversed charge, a hold
 // captured too early, a cheaper replacement).
 func (r *returnRun) refundCharge(ctx workflow.Context, lineID string, amount domain.Money, purpose string) error {
-	pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: activities.PayRefund, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID, Amount: amount, Memo: purpose}
+	pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: activities.PayRefund, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID, Amount: amount, Memo: purpose}
 	s := step{name: purpose + "-" + lineID, summary: "refund " + amount.String() + " (" + purpose + ") for " + lineID, doing: "refunding " + lineID, class: classMoney, irrevocable: true}
 	if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
 		return err
@@ -199,7 +199,7 @@ func (r *returnRun) advanceExchange(l *domain.LineState) bool {
 func (r *returnRun) shipAdvance(ctx workflow.Context, l *domain.LineState) error {
 	holdKey := activities.Key(r.in.RMAID, l.LineID, "advance-hold")
 	amount := l.Replacement.UnitPrice.Mul(l.Quantity)
-	hold := activities.PaymentRequest{Key: holdKey, Kind: activities.PayHold, RMAID: r.in.RMAID, LineID: l.LineID, CustomerID: r.req.Customer.ID,
+	hold := activities.PaymentRequest{Payment: r.req.Payment, Key: holdKey, Kind: activities.PayHold, RMAID: r.in.RMAID, LineID: l.LineID, CustomerID: r.req.Customer.ID,
 		Amount: amount, ExpiresIn: r.p.Exchange.AdvanceHoldWindow.D(), Memo: "advance exchange hold"}
 	s := step{name: "advance-hold-" + l.LineID, summary: "hold " + amount.String() + " for advance exchange of " + l.LineID, doing: "placing the advance-exchange hold for " + l.LineID, class: classMoney}
 	if err := r.do(ctx, s, act.MoveMoney, hold, nil); err != nil {
@@ -232,7 +232,7 @@ func (r *returnRun) settleHold(ctx workflow.Context, lineID string, capture bool
 		kind, purpose = activities.PayCapture, "advance-hold-capture"
 	}
 	amount := rep.UnitPrice.Mul(l.Quantity)
-	pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: kind, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID,
+	pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: kind, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID,
 		Amount: amount, HoldKey: activities.Key(r.in.RMAID, lineID, "advance-hold"), Memo: purpose}
 	s := step{name: purpose + "-" + lineID, summary: kind + " advance-exchange hold " + amount.String() + " for " + lineID, doing: "settling the advance-exchange hold for " + lineID, class: classMoney, irrevocable: true}
 	if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {

@@ -139,7 +139,7 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 			kind, method = activities.PayStoreCredit, domain.ResolutionStoreCredit
 		}
 		if rf.Net.Amount > 0 {
-			pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, l.LineID, "refund"), Kind: kind, RMAID: r.in.RMAID, LineID: l.LineID,
+			pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, l.LineID, "refund"), Kind: kind, RMAID: r.in.RMAID, LineID: l.LineID,
 				CustomerID: r.req.Customer.ID, Amount: rf.Net, Memo: fmt.Sprintf("%s %s, fees %s", kind, l.LineID, rf.Fees)}
 			s := step{name: "refund-" + l.LineID, summary: fmt.Sprintf("%s %s for %s (fees %s)", kind, rf.Net, l.LineID, rf.Fees),
 				doing: "refunding " + l.LineID, class: classMoney, irrevocable: true}
@@ -298,7 +298,7 @@ func (r *returnRun) close(ctx workflow.Context) error {
 }
 
 func (r *returnRun) coupon(ctx workflow.Context, purpose string, m domain.Money) error {
-	pay := activities.PaymentRequest{Key: activities.Key(r.in.RMAID, purpose), Kind: activities.PayCoupon, RMAID: r.in.RMAID, CustomerID: r.req.Customer.ID, Amount: m, Memo: purpose}
+	pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, purpose), Kind: activities.PayCoupon, RMAID: r.in.RMAID, CustomerID: r.req.Customer.ID, Amount: m, Memo: purpose}
 	if err := r.do(ctx, step{name: purpose, summary: purpose + " coupon " + m.String(), doing: "issuing a coupon", class: classMoney, irrevocable: true}, act.MoveMoney, pay, nil); err != nil {
 		return err
 	}

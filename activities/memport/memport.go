@@ -359,7 +359,8 @@ func (p *Payments) ForgetKeys() {
 }
 
 // Find implements activities.Payments: the ledger entry made under key.
-func (p *Payments) Find(_ context.Context, key string) (activities.PaymentResult, bool, error) {
+func (p *Payments) Find(_ context.Context, req activities.PaymentRequest) (activities.PaymentResult, bool, error) {
+	key := req.Key
 	if err := p.check("payments.find"); err != nil {
 		return activities.PaymentResult{}, false, err
 	}
