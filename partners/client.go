@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/notices"
 	"github.com/rma-dev/rma/webhook"
 )
 
@@ -201,17 +202,35 @@ func (a *Payments) Find(ctx context.Context, req activities.PaymentRequest) (act
 	return r, true, nil
 }
 
-// Notifier talks to the notifications service.
-type Notifier struct{ c client }
+// Notifier talks to the notifications service. It sends each notice
+// rendered from rma's own templates (subject and body in the customer's
+// language) beside its template name and parameters, so the service only
+// delivers.
+type Notifier struct {
+	c       client
+	catalog notices.Catalog
+}
 
 // NewNotifier builds the notifications adapter for baseURL, authenticating with auth.
 func NewNotifier(baseURL string, auth webhook.Credential) *Notifier {
-	return &Notifier{newClient(baseURL, auth)}
+	return &Notifier{c: newClient(baseURL, auth), catalog: notices.MustLoad()}
+}
+
+// RenderedNotice is what the notifications service receives.
+type RenderedNotice struct {
+	activities.Notification
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
 }
 
 // Notify implements activities.Notifier.
 func (a *Notifier) Notify(ctx context.Context, n activities.Notification) error {
-	return a.c.call(ctx, http.MethodPost, "/v1/messages", n.Key, n, nil)
+	m, err := a.catalog.Render(n)
+	if err != nil {
+		return activities.Rejected("no_template", "%v", err)
+	}
+	n.Locale = m.Locale
+	return a.c.call(ctx, http.MethodPost, "/v1/messages", n.Key, RenderedNotice{Notification: n, Subject: m.Subject, Body: m.Body}, nil)
 }
 
 var (

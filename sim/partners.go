@@ -12,6 +12,7 @@ import (
 	"github.com/rma-dev/rma/activities"
 	"github.com/rma-dev/rma/activities/memport"
 	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/notices"
 )
 
 // Inventory simulates the inventory service.
@@ -187,11 +188,26 @@ func paymentOp(pattern string, _ *http.Request, body []byte) string {
 // messages in the customer's locale, readable at GET /v1/outbox.
 type Notifications struct {
 	Faults
-	Engine *memport.Notifier
+	Engine  *memport.Notifier
+	catalog notices.Catalog
 }
 
-// NewNotifications makes an empty outbox.
-func NewNotifications() *Notifications { return &Notifications{Engine: &memport.Notifier{}} }
+// NewNotifications makes an empty outbox that shows each notice as rma's
+// templates render it.
+func NewNotifications() *Notifications {
+	return &Notifications{Engine: &memport.Notifier{}, catalog: notices.MustLoad()}
+}
+
+// Render is the text a notice shows in the outbox: its body from rma's
+// own templates, as the customer reads it. A customer notice without a
+// template shows as such, so the chaos audit and a person both see it.
+func (s *Notifications) Render(n activities.Notification) string {
+	m, err := s.catalog.Render(n)
+	if err != nil {
+		return "NO TEMPLATE: " + err.Error()
+	}
+	return m.Body
+}
 
 // Message is a rendered notification.
 type Message struct {
@@ -203,16 +219,22 @@ type Message struct {
 func (s *Notifications) Handler(log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/messages", func(w http.ResponseWriter, r *http.Request) {
-		var n activities.Notification
-		if decode(w, r, &n) {
-			reply(w, http.StatusAccepted, map[string]string{"text": Render(n)}, s.Engine.Notify(r.Context(), n))
+		// rma sends the notice rendered (subject and body) beside its
+		// template and parameters.
+		var in struct {
+			activities.Notification
+			Subject string `json:"subject"`
+			Body    string `json:"body"`
+		}
+		if decode(w, r, &in) {
+			reply(w, http.StatusAccepted, map[string]string{"text": s.Render(in.Notification)}, s.Engine.Notify(r.Context(), in.Notification))
 		}
 	})
 	mux.HandleFunc("GET /v1/outbox", func(w http.ResponseWriter, r *http.Request) {
 		out := []Message{}
 		for _, n := range s.Engine.All() {
 			if rma := r.URL.Query().Get("rma_id"); rma == "" || rma == n.RMAID {
-				out = append(out, Message{Notification: n, Text: Render(n)})
+				out = append(out, Message{Notification: n, Text: s.Render(n)})
 			}
 		}
 		if lim, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && lim < len(out) {
