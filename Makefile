@@ -5,13 +5,17 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 export GOTOOLCHAIN := local
+# The real Temporal cluster's binaries and stripe-mock (make cluster-tools).
+TOOLS_DIR     := $(CURDIR)/.bin
+STRIPE_MOCK   := github.com/stripe/stripe-mock@v0.203.0
+export RMA_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: test lint tools fmt bench chaos record-histories
+.PHONY: test lint tools cluster-tools topology fmt bench chaos record-histories
 
 # Build first: on a cold cache the embedded Temporal server takes minutes to
 # compile, and the e2e/deploy tests build the rma binary in TestMain, which
 # counts against the test timeout.
-test: lint
+test: lint cluster-tools
 	$(GO) build ./...
 	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) chaos CHAOS_RETURNS=100
@@ -25,6 +29,26 @@ lint: tools
 tools:
 	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
 	@test -x $(GOBIN)/workflowcheck || $(GO) install $(WORKFLOWCHECK)
+
+# The production topology's own binaries, each with go install: the
+# Temporal server and its SQL schema tool (go.temporal.io/server) and the
+# Temporal UI server (github.com/temporalio/ui-server/v2), at the versions
+# go.mod pins with its tool directives (v1.32.1, v2.54.1), so they share
+# the build cache with rma dev's embedded server; and stripe-mock v0.203.0
+# for the Stripe adapter's test. Two servers are both named "server", hence
+# a directory each.
+cluster-tools:
+	GOBIN=$(TOOLS_DIR)/temporal $(GO) install go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql
+	GOBIN=$(TOOLS_DIR)/ui $(GO) install github.com/temporalio/ui-server/v2/cmd/server
+	@test -x $(TOOLS_DIR)/stripe/stripe-mock || GOBIN=$(TOOLS_DIR)/stripe $(GO) install $(STRIPE_MOCK)
+
+# The production topology on this machine for a person (README, "Running
+# in production"): PostgreSQL, a Temporal cluster on it with its UI, rma
+# setup, the simulators, rma api and two rma workers. Ctrl-C stops it.
+topology: cluster-tools
+	$(GO) build -o $(TOOLS_DIR)/rma ./cmd/rma
+	$(GO) build -o $(TOOLS_DIR)/rmatopology ./cmd/rmatopology
+	$(TOOLS_DIR)/rmatopology -rma $(TOOLS_DIR)/rma -tools $(TOOLS_DIR) -dir $(CURDIR)/.topology
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/topology"
 )
 
 // plan is how one scenario drives its return: the customer's, support's
@@ -129,7 +130,8 @@ func plans() []plan {
 
 // driver talks to the API and the carrier simulator.
 type driver struct {
-	sys *system
+	sys *topology.System
+	hc  *http.Client
 	run string
 	// counts of what races answered, for the report.
 	mu      sync.Mutex
@@ -182,7 +184,7 @@ func (d *driver) callOnce(ctx context.Context, method, url string, body any, key
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	resp, err := d.sys.hc.Do(req)
+	resp, err := d.hc.Do(req)
 	if err != nil {
 		return 0, nil, 0
 	}
@@ -200,7 +202,7 @@ func (d *driver) callOnce(ctx context.Context, method, url string, body any, key
 // 5xx is retried with the same Idempotency-Key, so it applies once.
 func (d *driver) command(ctx context.Context, id, name string, body any, key string) int {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		code, out := d.call(ctx, "POST", d.sys.apiURL+"/v1/returns/"+id+"/"+name, body, key)
+		code, out := d.call(ctx, "POST", d.sys.APIURL+"/v1/returns/"+id+"/"+name, body, key)
 		switch {
 		case code == 200:
 			return code
@@ -217,7 +219,7 @@ func (d *driver) command(ctx context.Context, id, name string, body any, key str
 }
 
 func (d *driver) get(ctx context.Context, id string) (domain.Return, bool) {
-	code, out := d.call(ctx, "GET", d.sys.apiURL+"/v1/returns/"+id, nil, "")
+	code, out := d.call(ctx, "GET", d.sys.APIURL+"/v1/returns/"+id, nil, "")
 	if code != 200 {
 		return domain.Return{}, false
 	}
@@ -230,7 +232,7 @@ func (d *driver) get(ctx context.Context, id string) (domain.Return, bool) {
 
 // scan makes the carrier simulator scan a parcel now (a signed webhook).
 func (d *driver) scan(ctx context.Context, tracking, typ string) {
-	d.call(ctx, "POST", d.sys.simURL(1)+"/v1/parcels/"+tracking+"/events", map[string]any{"type": typ, "detail": "chaos scan"}, "")
+	d.call(ctx, "POST", d.sys.SimURL(1)+"/v1/parcels/"+tracking+"/events", map[string]any{"type": typ, "detail": "chaos scan"}, "")
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -253,7 +255,7 @@ func (d *driver) drive(ctx context.Context, p plan, n int) created {
 	c := created{plan: p.name}
 	key := fmt.Sprintf("%s-%d", d.run, n)
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		code, out := d.call(ctx, "POST", d.sys.apiURL+"/v1/returns", p.request(n), key)
+		code, out := d.call(ctx, "POST", d.sys.APIURL+"/v1/returns", p.request(n), key)
 		if code == 200 || code == 201 {
 			var r domain.Return
 			_ = json.Unmarshal(out, &r)
@@ -298,7 +300,7 @@ func (d *driver) drive(ctx context.Context, p plan, n int) created {
 			}
 			if p.attention == "retry" && !done["stock"] {
 				sku := r.Lines[0].ExchangeSKU
-				code, _ := d.call(ctx, "PUT", d.sys.simURL(2)+"/v1/stock/"+sku, map[string]any{"available": 1000, "unit_price": map[string]any{"amount": 19900, "currency": "CNY"}}, "")
+				code, _ := d.call(ctx, "PUT", d.sys.SimURL(2)+"/v1/stock/"+sku, map[string]any{"available": 1000, "unit_price": map[string]any{"amount": 19900, "currency": "CNY"}}, "")
 				done["stock"] = code == 200
 			}
 			// Support retries once the cause is fixed (a partner that

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/sim"
 	"github.com/rma-dev/rma/store"
+	"github.com/rma-dev/rma/topology"
 	"github.com/rma-dev/rma/workflows"
 )
 
@@ -33,8 +35,16 @@ type Config struct {
 	// FaultRate is the share of partner calls that fail, in every way the
 	// simulators can (see faults).
 	FaultRate float64
-	// KillEvery is how often a worker gets SIGKILL (and is restarted).
+	// KillEvery is how often a worker gets SIGKILL (and is restarted); 0
+	// kills one worker once, a third of the way through.
 	KillEvery time.Duration
+	// Tools is the cluster tools directory (topology.CheckTools): the run
+	// is then against a real Temporal cluster on PostgreSQL, with the UI.
+	// Empty runs the dev server, `rma temporal`.
+	Tools string
+	// Check, when set, runs after the audit with the system still up, for
+	// checks of its own (the UI's lists, say); its error is a problem.
+	Check func(ctx context.Context, sys *topology.System, views map[string]domain.Return) error
 	// Timeout bounds the whole run; returns not final by then fail it.
 	Timeout time.Duration
 	Out     io.Writer
@@ -54,6 +64,12 @@ type Result struct {
 	MaxEvents       int64
 	MaxHistoryBytes int64
 	MaxHistoryRMA   string
+	// Refunds are the refund movements in the payment ledger, and
+	// Refunded the returns they belong to: the audit demands one refund per
+	// refunded line, never two.
+	Refunds, Refunded int
+	// Completed counts returns that ended completed.
+	Completed int
 }
 
 // Line is the run's last line (docs/reliability.md).
@@ -92,18 +108,27 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return res, fmt.Errorf("run dir: %w", err)
 	}
-	logf(out, "starting PostgreSQL, rma temporal, rma sim, rma api and 2 rma workers (logs in %s)", cfg.Dir)
-	sys, err := startSystem(ctx, cfg.Binary, cfg.Dir, 2)
+	server := "rma temporal"
+	if cfg.Tools != "" {
+		server = "a Temporal cluster on PostgreSQL with its UI"
+	}
+	logf(out, "starting PostgreSQL, %s, rma sim, rma api and 2 rma workers (logs in %s)", server, cfg.Dir)
+	sys, err := topology.Start(ctx, topology.Options{Binary: cfg.Binary, Dir: cfg.Dir, Workers: 2, Tools: cfg.Tools,
+		Policy: chaosPolicy, Token: token, WebhookSecret: secret})
 	if err != nil {
 		return res, err
 	}
-	defer sys.close()
-	d := &driver{sys: sys, run: fmt.Sprintf("chaos-%d", began.UnixNano()), refused: map[string]int{}}
+	defer sys.Close()
+	d := &driver{sys: sys, hc: &http.Client{Timeout: 40 * time.Second}, run: fmt.Sprintf("chaos-%d", began.UnixNano()), refused: map[string]int{}}
 	if err := setUp(ctx, d, cfg.FaultRate); err != nil {
 		return res, err
 	}
-	logf(out, "system up in %s; %d returns, %d at a time, partner faults at %.0f%%, a worker killed every %s",
-		time.Since(began).Round(time.Second), cfg.Returns, cfg.Concurrency, cfg.FaultRate*100, cfg.KillEvery)
+	kill := "a worker killed every " + cfg.KillEvery.String()
+	if cfg.KillEvery == 0 {
+		kill = "one worker killed a third of the way through"
+	}
+	logf(out, "system up in %s; %d returns, %d at a time, partner faults at %.0f%%, %s",
+		time.Since(began).Round(time.Second), cfg.Returns, cfg.Concurrency, cfg.FaultRate*100, kill)
 
 	// A worker dies every KillEvery; the Temporal server once, midway.
 	var startedN, finished, kills, restarts atomic.Int64
@@ -112,6 +137,21 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	chaosWG.Add(2)
 	go func() {
 		defer chaosWG.Done()
+		if cfg.KillEvery == 0 {
+			// One SIGKILL, a third of the way through.
+			for finished.Load() < int64(cfg.Returns/3) {
+				select {
+				case <-chaosCtx.Done():
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+			w := sys.Workers[0]
+			logf(out, "SIGKILL to %s (pid %d), %d returns driven to their end; it stays down", w.Name, w.PID(), finished.Load())
+			w.Kill()
+			kills.Add(1)
+			return
+		}
 		t := time.NewTicker(cfg.KillEvery)
 		defer t.Stop()
 		for i := 0; ; i++ {
@@ -120,11 +160,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 				return
 			case <-t.C:
 			}
-			w := sys.workers[i%len(sys.workers)]
-			w.kill()
+			w := sys.Workers[i%len(sys.Workers)]
+			w.Kill()
 			kills.Add(1)
-			if err := w.start(); err != nil {
-				logf(out, "restart %s: %v", w.name, err)
+			if err := w.Start(); err != nil {
+				logf(out, "restart %s: %v", w.Name, err)
 			}
 		}
 	}()
@@ -138,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			}
 		}
 		logf(out, "killing the Temporal server midway (%d returns driven to their end) and starting it again", finished.Load())
-		if err := sys.restartTemporal(chaosCtx); err != nil {
+		if err := sys.RestartTemporal(chaosCtx); err != nil {
 			logf(out, "restart temporal: %v", err)
 			return
 		}
@@ -185,7 +225,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	res.Kills, res.Restarts = int(kills.Load()), int(restarts.Load())
 	logf(out, "every return driven (%d); faults off, waiting for the outbox to drain", finished.Load())
 	clearFaults(ctx, d)
-	st, err := store.Open(ctx, sys.dbURL)
+	st, err := store.Open(ctx, sys.DBURL)
 	if err != nil {
 		return res, err
 	}
@@ -193,7 +233,12 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := drainOutbox(ctx, st); err != nil {
 		res.Problems = append(res.Problems, err.Error())
 	}
-	audit(ctx, sys, st, d, all, &res)
+	views := audit(ctx, sys, st, d, all, &res)
+	if cfg.Check != nil {
+		if err := cfg.Check(ctx, sys, views); err != nil {
+			res.Problems = append(res.Problems, err.Error())
+		}
+	}
 	res.Seconds = int(time.Since(began).Round(time.Second).Seconds())
 	return res, nil
 }
@@ -201,7 +246,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 // setUp stocks the catalog for the whole run and turns the faults on.
 func setUp(ctx context.Context, d *driver, rate float64) error {
 	for _, sku := range []string{"SKU-RED-M", "SKU-RED-L", "SKU-RED-XL", "SKU-BLUE-L", "SKU-LAMP", "SKU-MUG"} {
-		if code, out := d.call(ctx, "PUT", d.sys.simURL(2)+"/v1/stock/"+sku, map[string]any{"available": 1_000_000, "unit_price": map[string]any{"amount": 19900, "currency": "CNY"}}, ""); code != 200 {
+		if code, out := d.call(ctx, "PUT", d.sys.SimURL(2)+"/v1/stock/"+sku, map[string]any{"available": 1_000_000, "unit_price": map[string]any{"amount": 19900, "currency": "CNY"}}, ""); code != 200 {
 			return fmt.Errorf("stock %s: %d %s", sku, code, out)
 		}
 	}
@@ -210,7 +255,7 @@ func setUp(ctx context.Context, d *driver, rate float64) error {
 	for i, c := range []sim.FaultConfig{carrier, faults(rate, "reserve", "release", "commit", "move"),
 		faults(rate, activities.PayRefund, activities.PayStoreCredit, activities.PayCharge, activities.PayHold, activities.PayCapture, activities.PayVoidHold, activities.PayCoupon),
 		faults(rate, "message")} {
-		if code, out := d.call(ctx, "POST", d.sys.simURL(i+1)+"/v1/_faults", c, ""); code != 200 {
+		if code, out := d.call(ctx, "POST", d.sys.SimURL(i+1)+"/v1/_faults", c, ""); code != 200 {
 			return fmt.Errorf("set faults: %d %s", code, out)
 		}
 	}
@@ -219,7 +264,7 @@ func setUp(ctx context.Context, d *driver, rate float64) error {
 
 func clearFaults(ctx context.Context, d *driver) {
 	for i := 1; i <= 4; i++ {
-		d.call(ctx, "POST", d.sys.simURL(i)+"/v1/_faults", sim.FaultConfig{}, "")
+		d.call(ctx, "POST", d.sys.SimURL(i)+"/v1/_faults", sim.FaultConfig{}, "")
 	}
 }
 
@@ -252,7 +297,7 @@ func (d *driver) getJSON(ctx context.Context, url string, v any) error {
 
 // audit checks every promise from the simulators' ledgers, the read model
 // and the workflows themselves.
-func audit(ctx context.Context, sys *system, st *store.Store, d *driver, all []created, res *Result) {
+func audit(ctx context.Context, sys *topology.System, st *store.Store, d *driver, all []created, res *Result) map[string]domain.Return {
 	p := func(format string, args ...any) {
 		if len(res.Problems) < 100 {
 			res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
@@ -284,6 +329,9 @@ func audit(ctx context.Context, sys *system, st *store.Store, d *driver, all []c
 			res.ByPlan[c.plan] = map[domain.Status]int{}
 		}
 		res.ByPlan[c.plan][r.Status]++
+		if r.Status == domain.StatusCompleted {
+			res.Completed++
+		}
 		switch {
 		case r.Status.Final():
 			res.Terminal++
@@ -300,7 +348,7 @@ func audit(ctx context.Context, sys *system, st *store.Store, d *driver, all []c
 	}
 
 	var ledger []activities.PaymentRequest
-	if err := d.getJSON(ctx, sys.simURL(3)+"/v1/ledger", &ledger); err != nil {
+	if err := d.getJSON(ctx, sys.SimURL(3)+"/v1/ledger", &ledger); err != nil {
 		p("ledger: %v", err)
 	}
 	res.LedgerEntries = len(ledger)
@@ -308,13 +356,39 @@ func audit(ctx context.Context, sys *system, st *store.Store, d *driver, all []c
 	var found []string
 	dups, found = checkMoney(ledger, views)
 	res.Duplicates += dups
+	// One refund per refunded line: a second one under another key is
+	// money given away.
+	refunds := map[string]int{}
+	refunded := map[string]bool{}
+	for _, e := range ledger {
+		if e.Kind == activities.PayRefund {
+			res.Refunds++
+			refunded[e.RMAID] = true
+			if refunds[e.RMAID+"/"+e.LineID]++; refunds[e.RMAID+"/"+e.LineID] == 2 {
+				p("%s line %s refunded more than once", e.RMAID, e.LineID)
+			}
+		}
+	}
+	res.Refunded = len(refunded)
+	// And every refund a return records reached the ledger.
+	inLedger := map[string]bool{}
+	for _, e := range ledger {
+		inLedger[e.Key] = true
+	}
+	for id, r := range views {
+		for _, pay := range r.Payments {
+			if pay.Kind == activities.PayRefund && !inLedger[pay.Key] {
+				p("%s records refund %s that the ledger lacks", id, pay.Key)
+			}
+		}
+	}
 	var parcels memport.CarrierSnapshot
-	if err := d.getJSON(ctx, sys.simURL(1)+"/v1/parcels", &parcels); err != nil {
+	if err := d.getJSON(ctx, sys.SimURL(1)+"/v1/parcels", &parcels); err != nil {
 		p("parcels: %v", err)
 	}
 	found = append(found, checkGoods(parcels.Shipped, ledger, views)...)
 	var open map[string]int
-	if err := d.getJSON(ctx, sys.simURL(2)+"/v1/reservations", &open); err != nil {
+	if err := d.getJSON(ctx, sys.SimURL(2)+"/v1/reservations", &open); err != nil {
 		p("reservations: %v", err)
 	}
 	var leaked int
@@ -325,18 +399,23 @@ func audit(ctx context.Context, sys *system, st *store.Store, d *driver, all []c
 	}
 
 	// Notices: every notice in the outbox delivered, exactly once.
-	var sent []activities.Notification
-	if err := d.getJSON(ctx, sys.simURL(4)+"/v1/outbox", &sent); err != nil {
+	var sent []sim.Message
+	if err := d.getJSON(ctx, sys.SimURL(4)+"/v1/outbox", &sent); err != nil {
 		p("notifications: %v", err)
 	}
 	got := map[string]int{}
+	unfilled := regexp.MustCompile(`\{[a-z_]+\}`)
 	for _, n := range sent {
 		got[n.Key]++
+		// Customers read rma's templates, every placeholder filled.
+		if n.To == activities.ToCustomer && (strings.HasPrefix(n.Text, "NO TEMPLATE") || unfilled.MatchString(n.Text)) {
+			p("notice %s (%s, %s) reads %q", n.Key, n.Template, n.Locale, n.Text)
+		}
 	}
 	rows, err := st.DB().QueryContext(ctx, `SELECT key, delivered_at IS NOT NULL, held FROM outbox`)
 	if err != nil {
 		p("outbox: %v", err)
-		return
+		return views
 	}
 	defer rows.Close()
 	inOutbox := map[string]bool{}
@@ -345,7 +424,7 @@ func audit(ctx context.Context, sys *system, st *store.Store, d *driver, all []c
 		var delivered, held bool
 		if err := rows.Scan(&key, &delivered, &held); err != nil {
 			p("outbox row: %v", err)
-			return
+			return views
 		}
 		inOutbox[key] = true
 		res.Notices++
@@ -363,6 +442,7 @@ func audit(ctx context.Context, sys *system, st *store.Store, d *driver, all []c
 		}
 	}
 	sort.Strings(res.Problems)
+	return views
 }
 
 // checkMoney: each money movement happened once per idempotency key, and
@@ -485,8 +565,8 @@ func waitFinal(ctx context.Context, st *store.Store, c created) (domain.Return, 
 // compareWorkflow checks the read model against the workflow: a closed
 // workflow's result, or a running one's status query; and records the
 // history's size.
-func compareWorkflow(ctx context.Context, sys *system, r domain.Return, res *Result, p func(string, ...any)) {
-	desc, err := sys.tc.DescribeWorkflowExecution(ctx, workflows.WorkflowID(r.ID), "")
+func compareWorkflow(ctx context.Context, sys *topology.System, r domain.Return, res *Result, p func(string, ...any)) {
+	desc, err := sys.Client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(r.ID), "")
 	if err != nil {
 		p("%s: describe workflow: %v", r.ID, err)
 		return
@@ -502,7 +582,7 @@ func compareWorkflow(ctx context.Context, sys *system, r domain.Return, res *Res
 	var seq int64
 	var refund domain.Money
 	if info.CloseTime == nil {
-		v, err := sys.tc.QueryWorkflow(ctx, workflows.WorkflowID(r.ID), "", workflows.QueryStatus)
+		v, err := sys.Client.QueryWorkflow(ctx, workflows.WorkflowID(r.ID), "", workflows.QueryStatus)
 		var q domain.Return
 		if err == nil {
 			err = v.Get(&q)
@@ -514,7 +594,7 @@ func compareWorkflow(ctx context.Context, sys *system, r domain.Return, res *Res
 		status, seq, refund = q.Status, q.Seq, q.RefundTotal
 	} else {
 		var o workflows.Outcome
-		if err := sys.tc.GetWorkflow(ctx, workflows.WorkflowID(r.ID), "").Get(ctx, &o); err != nil {
+		if err := sys.Client.GetWorkflow(ctx, workflows.WorkflowID(r.ID), "").Get(ctx, &o); err != nil {
 			p("%s: workflow result: %v", r.ID, err)
 			return
 		}

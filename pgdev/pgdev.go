@@ -109,7 +109,9 @@ func Start(ctx context.Context, dataDir, dbName string) (*Server, error) {
 	}
 	s := &Server{Port: port, done: make(chan error, 1)}
 	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", pgdata, "-p", strconv.Itoa(port), "-h", "127.0.0.1", "-k", sock,
-		"-c", "fsync=on", "-c", "max_connections=50")
+		// 200: the topology's real Temporal cluster keeps its own pools
+		// (24 connections) in this server beside rma's.
+		"-c", "fsync=on", "-c", "max_connections=200")
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
 	logf, err := os.OpenFile(filepath.Join(dataDir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -29,7 +29,9 @@ import (
 func newWorkerCmd() *cobra.Command {
 	var tf temporalFlags
 	var db dbFlags
-	var carrier, inventory, payments, notify, policyFile string
+	var carrier, inventory, policyFile string
+	var prov providers
+	var healthPort int
 	wo := worker.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -38,7 +40,10 @@ func newWorkerCmd() *cobra.Command {
 to the notifications service. It is stateless: run as many as you need.
 Partner services are reached at the RMA_*_URL addresses (the simulators of
 "rma sim" by default), with the credentials in RMA_<PARTNER>_AUTH
-(bearer:TOKEN or hmac:SECRET). Every payload it writes to Temporal is
+(bearer:TOKEN or hmac:SECRET). Money can move through Stripe instead
+(--payments stripe, RMA_STRIPE_SECRET_KEY) and notices go out as email
+(--notifications smtp, RMA_SMTP_*), rendered from rma's zh-CN and en
+templates. Every payload it writes to Temporal is
 encrypted with the keys of RMA_PAYLOAD_KEYS_FILE or RMA_PAYLOAD_KEYS
 (required; rma key new makes one). On SIGTERM it stops polling and lets in-flight
 activities finish (up to --drain-timeout).
@@ -67,6 +72,14 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			if err != nil {
 				return err
 			}
+			payments, err := prov.paymentsPort(creds.payments)
+			if err != nil {
+				return err
+			}
+			notifier, err := prov.notifier(creds.notifications)
+			if err != nil {
+				return err
+			}
 			if m := creds.missing(); len(m) > 0 {
 				log.Warn("partners called without credentials (set RMA_<PARTNER>_AUTH, docs/security.md)", zap.Strings("partners", m))
 			}
@@ -85,17 +98,26 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			}
 			acts := &activities.Activities{
 				Carrier: partners.NewCarrier(carrier, creds.carrier), Inventory: partners.NewInventory(inventory, creds.inventory),
-				Payments: partners.NewPayments(payments, creds.payments),
+				Payments: payments,
 				Store:    st, Logger: log.Named("activity"),
 			}
 			// The notice relay and a launcher run beside every worker;
 			// they share their queues with row leases.
-			rl := relay.New(st, partners.NewNotifier(notify, creds.notifications), log.Named("relay"), relay.DefaultOptions())
+			rl := relay.New(st, notifier, log.Named("relay"), relay.DefaultOptions())
 			lc := starter.NewLauncher(starter.New(c, policy, st), st, log.Named("launcher"))
 			done := make(chan error, 2)
 			go func() { done <- rl.Run(ctx) }()
 			go func() { done <- lc.Run(ctx) }()
-			log.Info("worker started", zap.String("temporal", tf.address), zap.String("namespace", tf.namespace))
+			if healthPort > 0 {
+				// Probes only: a failure to listen is logged, not fatal.
+				go func() {
+					if err := serveUntil(ctx, log, healthPort, worker.HealthHandler(worker.Ready(c, st.DB()))); err != nil {
+						log.Error("health endpoint stopped", zap.Error(err))
+					}
+				}()
+			}
+			log.Info("worker started", zap.String("temporal", tf.address), zap.String("namespace", tf.namespace),
+				zap.String("payments", prov.payments), zap.String("notifications", prov.notifications))
 			err = worker.Run(ctx, c, acts, wo)
 			for i := 0; i < 2; i++ {
 				if rerr := <-done; rerr != nil && err == nil {
@@ -110,8 +132,10 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 	f := cmd.Flags()
 	f.StringVar(&carrier, "carrier-url", envOr("RMA_CARRIER_URL", "http://127.0.0.1:9101"), "carrier service (env RMA_CARRIER_URL)")
 	f.StringVar(&inventory, "inventory-url", envOr("RMA_INVENTORY_URL", "http://127.0.0.1:9102"), "inventory service (env RMA_INVENTORY_URL)")
-	f.StringVar(&payments, "payments-url", envOr("RMA_PAYMENTS_URL", "http://127.0.0.1:9103"), "payments service (env RMA_PAYMENTS_URL)")
-	f.StringVar(&notify, "notifications-url", envOr("RMA_NOTIFICATIONS_URL", "http://127.0.0.1:9104"), "notifications service (env RMA_NOTIFICATIONS_URL)")
+	f.StringVar(&prov.paymentsURL, "payments-url", envOr("RMA_PAYMENTS_URL", "http://127.0.0.1:9103"), "payments service, for --payments service (env RMA_PAYMENTS_URL)")
+	f.StringVar(&prov.notifyURL, "notifications-url", envOr("RMA_NOTIFICATIONS_URL", "http://127.0.0.1:9104"), "notifications service, for --notifications service (env RMA_NOTIFICATIONS_URL)")
+	prov.register(cmd)
+	f.IntVar(&healthPort, "health-port", envInt("RMA_HEALTH_PORT", 0), "serve /healthz and /readyz (Temporal and PostgreSQL reachable) on this port for probes; 0: none (env RMA_HEALTH_PORT)")
 	f.IntVar(&wo.MaxConcurrentActivities, "max-activities", wo.MaxConcurrentActivities, "concurrent activities")
 	f.IntVar(&wo.MaxConcurrentWorkflowTasks, "max-workflow-tasks", wo.MaxConcurrentWorkflowTasks, "concurrent workflow tasks")
 	f.DurationVar(&wo.DrainTimeout, "drain-timeout", wo.DrainTimeout, "how long shutdown waits for in-flight activities")
@@ -194,15 +218,7 @@ refused at start.`,
 			srv := api.New(api.Config{Returns: returns, Store: st, Tokens: tokens, WebhookSecret: secret, Logger: log,
 				RateLimit: rateLimit, RateBurst: rateBurst,
 				Codec: keys, Namespace: tf.namespace, CodecOrigins: splitList(origins),
-				Ready: func(ctx context.Context) error {
-					if _, err := c.CheckHealth(ctx, nil); err != nil {
-						return fmt.Errorf("temporal: %w", err)
-					}
-					if err := st.DB().PingContext(ctx); err != nil {
-						return fmt.Errorf("postgresql: %w", err)
-					}
-					return nil
-				}})
+				Ready: worker.Ready(c, st.DB())})
 			return serveTLSUntil(ctx, log, port, srv.Handler(), tlsCert, tlsKey)
 		},
 	}
@@ -218,6 +234,13 @@ refused at start.`,
 	f.IntVar(&rateBurst, "rate-burst", 200, "requests a token may make at once above the rate")
 	f.StringVar(&origins, "codec-origin", os.Getenv("RMA_CODEC_ORIGINS"), "Temporal UI origins allowed to call /codec (comma-separated, e.g. https://temporal.example.com; env RMA_CODEC_ORIGINS)")
 	return cmd
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
 }
 
 func envFloat(k string, def float64) float64 {

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/partners"
+	"github.com/rma-dev/rma/webhook"
+)
+
+// providers choose the adapters of the payments and notifications ports:
+// the partner services of docs/partners.md (what rma sim serves), or
+// Stripe and SMTP.
+type providers struct {
+	payments, notifications string
+	paymentsURL, notifyURL  string
+	stripeURL               string
+	smtpAddr, smtpFrom      string
+	smtpUser, smtpStaff     string
+	smtpCA                  string
+}
+
+func (p *providers) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&p.payments, "payments", envOr("RMA_PAYMENTS", "service"), "payments adapter: service (the payments service at --payments-url; rma sim serves one) or stripe (secret key in RMA_STRIPE_SECRET_KEY); env RMA_PAYMENTS")
+	f.StringVar(&p.stripeURL, "stripe-url", envOr("RMA_STRIPE_URL", partners.StripeAPI), "Stripe API address (env RMA_STRIPE_URL; stripe-mock's for tests)")
+	f.StringVar(&p.notifications, "notifications", envOr("RMA_NOTIFICATIONS", "service"), "notifications adapter: service (the notifications service at --notifications-url) or smtp (email; RMA_SMTP_*); env RMA_NOTIFICATIONS")
+	f.StringVar(&p.smtpAddr, "smtp-addr", os.Getenv("RMA_SMTP_ADDR"), "SMTP submission server host:port, STARTTLS required (env RMA_SMTP_ADDR)")
+	f.StringVar(&p.smtpFrom, "smtp-from", os.Getenv("RMA_SMTP_FROM"), `sender of customer email, e.g. "Returns <returns@shop.example>" (env RMA_SMTP_FROM)`)
+	f.StringVar(&p.smtpUser, "smtp-user", os.Getenv("RMA_SMTP_USER"), "SMTP login (env RMA_SMTP_USER; the password is RMA_SMTP_PASSWORD)")
+	f.StringVar(&p.smtpStaff, "smtp-staff", os.Getenv("RMA_SMTP_STAFF"), "address of support's, supervisors' and quality's notices (env RMA_SMTP_STAFF)")
+	f.StringVar(&p.smtpCA, "smtp-ca-file", os.Getenv("RMA_SMTP_CA_FILE"), "CA bundle for the SMTP server's certificate (env RMA_SMTP_CA_FILE; default: the system's)")
+}
+
+func (p *providers) paymentsPort(auth webhook.Credential) (activities.Payments, error) {
+	switch p.payments {
+	case "service", "":
+		return partners.NewPayments(p.paymentsURL, auth), nil
+	case "stripe":
+		key := os.Getenv("RMA_STRIPE_SECRET_KEY")
+		if err := webhook.CheckSecret("RMA_STRIPE_SECRET_KEY", key); err != nil {
+			return nil, fmt.Errorf("--payments stripe: %w", err)
+		}
+		return partners.NewStripe(p.stripeURL, key), nil
+	}
+	return nil, fmt.Errorf("--payments %q: use service or stripe", p.payments)
+}
+
+func (p *providers) notifier(auth webhook.Credential) (activities.Notifier, error) {
+	switch p.notifications {
+	case "service", "":
+		return partners.NewNotifier(p.notifyURL, auth), nil
+	case "smtp":
+		if p.smtpAddr == "" || p.smtpFrom == "" {
+			return nil, errors.New("--notifications smtp needs --smtp-addr and --smtp-from (RMA_SMTP_ADDR, RMA_SMTP_FROM)")
+		}
+		cfg := partners.SMTPConfig{Addr: p.smtpAddr, From: p.smtpFrom, Username: p.smtpUser, Password: os.Getenv("RMA_SMTP_PASSWORD"), Staff: p.smtpStaff}
+		if p.smtpCA != "" {
+			pem, err := os.ReadFile(p.smtpCA)
+			if err != nil {
+				return nil, fmt.Errorf("smtp CA: %w", err)
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("no certificates in %s", p.smtpCA)
+			}
+		}
+		return partners.NewMailer(cfg)
+	}
+	return nil, fmt.Errorf("--notifications %q: use service or smtp", p.notifications)
+}

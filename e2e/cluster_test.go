@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rma-dev/rma/chaos"
+	"github.com/rma-dev/rma/domain"
+	rmatopology "github.com/rma-dev/rma/topology"
+)
+
+// toolsDir is where make cluster-tools installed the Temporal server, its
+// SQL tool, the UI server and stripe-mock (RMA_TOOLS_DIR, or the
+// repository's .bin).
+func toolsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("RMA_TOOLS_DIR")
+	if dir == "" {
+		abs, err := filepath.Abs(filepath.Join("..", ".bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = abs
+	}
+	if err := rmatopology.CheckTools(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// completes are the chaos paths that end completed when no partner
+// fails; the others end declined, expired, ineligible, cancelled, or (one)
+// in needs_attention, left for support on purpose. The two races may end
+// either way.
+var completes = map[string]bool{
+	"auto_refund_pickup": true, "manual_approve_dropoff": true, "request_info": true, "exchange_in_stock": true,
+	"exchange_out_of_stock": true, "advance_exchange": true, "vip_fast_lane": true, "partial_inspection": true,
+	"repair": true, "returnless": true, "attention_retry": true,
+}
+
+// TestRealTemporalCluster runs rma's production topology against a real
+// Temporal cluster: the go.temporal.io/server binary on PostgreSQL (schema
+// set up by Temporal's SQL tool), the Temporal UI server, `rma setup`, the
+// simulators, one `rma api` and two `rma worker`s, all separate processes
+// on loopback. Two returns of every path go through the API; one worker
+// gets SIGKILL a third of the way through and stays down, and the Temporal
+// server is killed and restarted midway. Every return must still reach
+// its end with exactly one refund per refunded line in the ledger, and the
+// Temporal UI must list them by their search attributes.
+func TestRealTemporalCluster(t *testing.T) {
+	tools := toolsDir(t)
+	dir, err := os.MkdirTemp("", "rma-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiListed := 0
+	cfg := chaos.Config{Binary: binary, Dir: dir, Returns: 44, Concurrency: 11, FaultRate: 0, KillEvery: 0, Tools: tools,
+		Timeout: 12 * time.Minute, Out: logWriter{t},
+		Check: func(ctx context.Context, sys *rmatopology.System, views map[string]domain.Return) error {
+			var b strings.Builder
+			sys.Describe(&b)
+			t.Logf("topology:\n%s  temporal-ui %s", b.String(), sys.UIURL)
+			n, err := checkUIListing(ctx, sys.UIURL, views)
+			uiListed = n
+			if err != nil {
+				return err
+			}
+			return checkReadiness(ctx, t, sys)
+		}}
+	res, err := chaos.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("%v (logs in %s)", err, dir)
+	}
+	t.Log(res.Line())
+	t.Logf("by path: %v", res.ByPlan)
+	t.Logf("returns started %d, completed %d, final %d, left for support %d; refunds in the ledger %d (for %d returns); %d listed by the Temporal UI",
+		res.Returns, res.Completed, res.Terminal, res.Attention, res.Refunds, res.Refunded, uiListed)
+	failed := !res.OK()
+	for _, p := range res.Problems {
+		t.Errorf("audit: %s", p)
+	}
+	for plan, byStatus := range res.ByPlan {
+		for st, n := range byStatus {
+			if completes[plan] && st != domain.StatusCompleted {
+				t.Errorf("%d %s returns ended %s, not completed", n, plan, st)
+				failed = true
+			}
+			if st == domain.StatusNeedsAttention && plan != "attention_left" {
+				t.Errorf("%d %s returns need attention", n, plan)
+				failed = true
+			}
+		}
+	}
+	if res.Refunds == 0 || res.Duplicates != 0 || res.Kills != 1 || res.Restarts != 1 {
+		t.Errorf("refunds %d, duplicates %d, worker kills %d, server restarts %d", res.Refunds, res.Duplicates, res.Kills, res.Restarts)
+		failed = true
+	}
+	if failed {
+		t.Fatalf("process logs are in %s", dir)
+	}
+	_ = os.RemoveAll(dir)
+}
+
+// checkReadiness: the API's and the surviving worker's /readyz follow
+// their Temporal and PostgreSQL connections. The server goes down and comes
+// back; then PostgreSQL goes down for good (this is the run's last check).
+func checkReadiness(ctx context.Context, t *testing.T, sys *rmatopology.System) error {
+	probes := []string{sys.APIURL + "/readyz", sys.Workers[1].Health + "/readyz"}
+	expect := func(want int, cause string) error {
+		for _, u := range probes {
+			var code int
+			var body string
+			for i := 0; i < 150; i++ {
+				resp, err := http.Get(u)
+				if err == nil {
+					b := new(strings.Builder)
+					_, _ = io.Copy(b, resp.Body)
+					resp.Body.Close()
+					code, body = resp.StatusCode, b.String()
+					if code == want && strings.Contains(body, cause) {
+						break
+					}
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if code != want || !strings.Contains(body, cause) {
+				return fmt.Errorf("%s answered %d %s, want %d naming %q", u, code, body, want, cause)
+			}
+			t.Logf("%s: %d %s", u, code, strings.TrimSpace(body))
+		}
+		return nil
+	}
+	if err := expect(200, "ready"); err != nil {
+		return err
+	}
+	sys.Temporal.Kill()
+	if err := expect(503, "temporal"); err != nil {
+		return err
+	}
+	if err := sys.Temporal.Start(); err != nil {
+		return err
+	}
+	if err := sys.WaitTemporal(ctx); err != nil {
+		return err
+	}
+	if err := expect(200, "ready"); err != nil {
+		return err
+	}
+	sys.PG.Stop()
+	return expect(503, "postgresql")
+}
+
+// checkUIListing asks the Temporal UI server (its HTTP API, which the
+// web pages call) for the returns by their search attributes: every
+// completed return by RmaStatus, and one by its order and customer.
+func checkUIListing(ctx context.Context, ui string, views map[string]domain.Return) (int, error) {
+	want := map[string]bool{}
+	var one domain.Return
+	for id, r := range views {
+		if r.Status == domain.StatusCompleted {
+			want["return/"+id] = true
+			one = r
+		}
+	}
+	if len(want) == 0 {
+		return 0, fmt.Errorf("no completed return to look for in the UI")
+	}
+	var got map[string]bool
+	var err error
+	// Visibility follows the history by a moment.
+	for i := 0; i < 60; i++ {
+		got, err = uiList(ctx, ui, `RmaStatus="completed" AND RmaKind IN ("return","exchange")`)
+		if err == nil && len(got) == len(want) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
+		return 0, err
+	}
+	for id := range want {
+		if !got[id] {
+			return len(got), fmt.Errorf("the UI does not list completed return %s by RmaStatus (it lists %d of %d)", id, len(got), len(want))
+		}
+	}
+	if len(got) != len(want) {
+		return len(got), fmt.Errorf("the UI lists %d completed returns, the read model has %d", len(got), len(want))
+	}
+	byOrder, err := uiList(ctx, ui, fmt.Sprintf(`RmaOrderId=%q AND RmaCustomerId=%q`, one.OrderID, one.Customer.ID))
+	if err != nil {
+		return len(got), err
+	}
+	if len(byOrder) != 1 || !byOrder["return/"+one.ID] {
+		return len(got), fmt.Errorf("the UI lists %v for order %s, want %s", keys(byOrder), one.OrderID, one.ID)
+	}
+	return len(got), nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func uiList(ctx context.Context, ui, query string) (map[string]bool, error) {
+	u := ui + "/api/v1/namespaces/default/workflows?pageSize=1000&query=" + url.QueryEscape(query)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("temporal ui: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Executions []struct {
+			Execution struct {
+				WorkflowID string `json:"workflowId"`
+			} `json:"execution"`
+		} `json:"executions"`
+		NextPageToken string `json:"nextPageToken"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("temporal ui %s: %s", query, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("decode the ui's list: %w", err)
+	}
+	out := map[string]bool{}
+	for _, e := range body.Executions {
+		out[e.Execution.WorkflowID] = true
+	}
+	return out, nil
+}
