@@ -327,6 +327,10 @@ func TestPlaceholderSecretsStopTheProcesses(t *testing.T) {
 		{[]string{"api"}, []string{"RMA_WEBHOOK_SECRET=7c1e0f4a9b2d48e6a3f5"}, "payload encryption keys"},
 		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x"}, []string{"RMA_PAYMENTS_AUTH=bearer:change-me"}, "placeholder"},
 		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x"}, []string{"RMA_CARRIER_AUTH=basic:abc"}, "bearer:TOKEN or hmac:SECRET"},
+		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x", "--payments", "stripe"}, nil, "RMA_STRIPE_SECRET_KEY"},
+		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x"}, []string{"RMA_PAYMENTS=stripe", "RMA_STRIPE_SECRET_KEY=sk_test_change-me"}, "placeholder"},
+		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x", "--notifications", "smtp"}, nil, "--smtp-addr"},
+		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x", "--payments", "paypal"}, nil, "use service or stripe"},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(bin, c.args...)

@@ -371,7 +371,18 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	if policy != "" {
 		common = append(common, "RMA_POLICY="+policy)
 	}
-	apiEnv := append(append([]string{}, common...), "RMA_TOKENS="+o.Token+"=admin:ops", "RMA_WEBHOOK_SECRET="+o.WebhookSecret)
+	// The API finds the cluster through a profile of Temporal's client
+	// config file, the workers through TEMPORAL_* variables and rma setup
+	// through flags: the three ways an operator configures the connection.
+	profile := filepath.Join(o.Dir, "temporal.toml")
+	if err := os.WriteFile(profile, []byte(fmt.Sprintf("[profile.topology]\naddress = %q\nnamespace = %q\n", s.HostPort, s.Namespace)), 0o600); err != nil {
+		return nil, fmt.Errorf("write temporal.toml: %w", err)
+	}
+	apiEnv := []string{"TEMPORAL_CONFIG_FILE=" + profile, "TEMPORAL_PROFILE=topology", "RMA_DATABASE_URL=" + s.DBURL, codec.EnvKeysFile + "=" + filepath.Join(o.Dir, "payload-keys"),
+		"RMA_TOKENS=" + o.Token + "=admin:ops", "RMA_WEBHOOK_SECRET=" + o.WebhookSecret}
+	if policy != "" {
+		apiEnv = append(apiEnv, "RMA_POLICY="+policy)
+	}
 	if s.UIURL != "" {
 		apiEnv = append(apiEnv, "RMA_CODEC_ORIGINS="+s.UIURL)
 	}

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/codec"
@@ -17,11 +17,16 @@ import (
 
 // temporalFlags follow the Temporal CLI's names and TEMPORAL_* variables, so
 // the same environment points `temporal` and `rma` at one cluster (a local
-// server, self-hosted with mTLS, or Temporal Cloud with an API key).
+// server, self-hosted with mTLS, or Temporal Cloud with an API key). The
+// connection is resolved in Temporal's envconfig order: a profile of the
+// TOML config file (--config-file or TEMPORAL_CONFIG_FILE, default
+// ~/.config/temporalio/temporal.toml; --profile or TEMPORAL_PROFILE), then
+// the TEMPORAL_* variables over it, then the flags given over both.
 type temporalFlags struct {
 	address, namespace, apiKey            string
 	tlsCert, tlsKey, tlsCA, tlsServerName string
 	tls                                   bool
+	configFile, profile                   string
 	// keysFile is the payload keyring (RMA_PAYLOAD_KEYS_FILE); keys are
 	// RMA_PAYLOAD_KEYS. requireKeys refuses to connect without them.
 	keysFile    string
@@ -39,15 +44,74 @@ func envOr(k, def string) string {
 
 func (f *temporalFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.address, "address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
-	fl.StringVarP(&f.namespace, "namespace", "n", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
-	fl.StringVar(&f.apiKey, "api-key", os.Getenv("TEMPORAL_API_KEY"), "API key, e.g. for Temporal Cloud (env TEMPORAL_API_KEY)")
-	fl.StringVar(&f.tlsCert, "tls-cert-path", os.Getenv("TEMPORAL_TLS_CERT"), "mTLS client certificate (env TEMPORAL_TLS_CERT)")
-	fl.StringVar(&f.tlsKey, "tls-key-path", os.Getenv("TEMPORAL_TLS_KEY"), "mTLS client key (env TEMPORAL_TLS_KEY)")
-	fl.StringVar(&f.tlsCA, "tls-ca-path", os.Getenv("TEMPORAL_TLS_CA"), "CA bundle for the server certificate (env TEMPORAL_TLS_CA)")
-	fl.StringVar(&f.tlsServerName, "tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "override the TLS server name (env TEMPORAL_TLS_SERVER_NAME)")
-	fl.BoolVar(&f.tls, "tls", os.Getenv("TEMPORAL_TLS") == "true", "use TLS without a client certificate (env TEMPORAL_TLS=true)")
+	fl.StringVar(&f.address, "address", "", "Temporal frontend host:port (env TEMPORAL_ADDRESS; else the profile's; else 127.0.0.1:7233)")
+	fl.StringVarP(&f.namespace, "namespace", "n", "", "Temporal namespace (env TEMPORAL_NAMESPACE; else the profile's; else default)")
+	fl.StringVar(&f.apiKey, "api-key", "", "API key, e.g. for Temporal Cloud (env TEMPORAL_API_KEY); turns TLS on")
+	fl.StringVar(&f.tlsCert, "tls-cert-path", os.Getenv("TEMPORAL_TLS_CERT"), "mTLS client certificate (env TEMPORAL_TLS_CERT or TEMPORAL_TLS_CLIENT_CERT_PATH)")
+	fl.StringVar(&f.tlsKey, "tls-key-path", os.Getenv("TEMPORAL_TLS_KEY"), "mTLS client key (env TEMPORAL_TLS_KEY or TEMPORAL_TLS_CLIENT_KEY_PATH)")
+	fl.StringVar(&f.tlsCA, "tls-ca-path", os.Getenv("TEMPORAL_TLS_CA"), "CA bundle for the server certificate (env TEMPORAL_TLS_CA or TEMPORAL_TLS_SERVER_CA_CERT_PATH)")
+	fl.StringVar(&f.tlsServerName, "tls-server-name", "", "override the TLS server name (env TEMPORAL_TLS_SERVER_NAME)")
+	fl.BoolVar(&f.tls, "tls", false, "use TLS without a client certificate (env TEMPORAL_TLS=true)")
+	fl.StringVar(&f.configFile, "config-file", "", "Temporal client config file, TOML, as the temporal CLI writes it (env TEMPORAL_CONFIG_FILE; default ~/.config/temporalio/temporal.toml when it exists)")
+	fl.StringVar(&f.profile, "profile", "", "profile of the config file (env TEMPORAL_PROFILE; default \"default\")")
 	fl.StringVar(&f.keysFile, "payload-keys-file", os.Getenv(codec.EnvKeysFile), "payload encryption keys, one id:base64key per line, the active key first (env "+codec.EnvKeysFile+", or the keys themselves in "+codec.EnvKeys+"; rma key new makes one)")
+}
+
+// temporalEnv are the TEMPORAL_* variables Temporal's envconfig reads over
+// the config file's profile (the temporal CLI reads the same).
+func temporalEnv() []string {
+	return []string{"TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY",
+		"TEMPORAL_TLS", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+		"TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "TEMPORAL_GRPC_META_*"}
+}
+
+// resolve merges the profile, the environment and the flags into client
+// options, and records the address and namespace it settled on.
+func (f *temporalFlags) resolve() (client.Options, error) {
+	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{ConfigFilePath: f.configFile, ConfigFileProfile: f.profile})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal client config: %w", err)
+	}
+	if f.address != "" {
+		prof.Address = f.address
+	}
+	if f.namespace != "" {
+		prof.Namespace = f.namespace
+	}
+	if f.apiKey != "" {
+		prof.APIKey = f.apiKey
+	}
+	if f.tls || f.tlsCert != "" || f.tlsKey != "" || f.tlsCA != "" || f.tlsServerName != "" {
+		if prof.TLS == nil {
+			prof.TLS = &envconfig.ClientConfigTLS{}
+		}
+		prof.TLS.Disabled = false
+		if f.tlsCert != "" || f.tlsKey != "" {
+			prof.TLS.ClientCertPath, prof.TLS.ClientKeyPath = f.tlsCert, f.tlsKey
+			prof.TLS.ClientCertData, prof.TLS.ClientKeyData = nil, nil
+		}
+		if f.tlsCA != "" {
+			prof.TLS.ServerCACertPath, prof.TLS.ServerCACertData = f.tlsCA, nil
+		}
+		if f.tlsServerName != "" {
+			prof.TLS.ServerName = f.tlsServerName
+		}
+	}
+	if prof.Address == "" {
+		prof.Address = "127.0.0.1:7233"
+	}
+	if prof.Namespace == "" {
+		prof.Namespace = "default"
+	}
+	opts, err := prof.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal client config: %w", err)
+	}
+	if opts.ConnectionOptions.TLS != nil && opts.ConnectionOptions.TLS.MinVersion == 0 {
+		opts.ConnectionOptions.TLS.MinVersion = tls.VersionTLS12
+	}
+	f.address, f.namespace = prof.Address, prof.Namespace
+	return opts, nil
 }
 
 // keyring reads the payload keys: --payload-keys-file (or its env),
@@ -72,37 +136,16 @@ func (f *temporalFlags) keyring() (*codec.Keyring, error) {
 }
 
 func (f *temporalFlags) dial(ctx context.Context, log *zap.Logger) (client.Client, error) {
-	opts := client.Options{HostPort: f.address, Namespace: f.namespace, Logger: worker.NewLogger(log)}
+	opts, err := f.resolve()
+	if err != nil {
+		return nil, err
+	}
+	opts.Logger = worker.NewLogger(log)
 	keys, err := f.keyring()
 	if err != nil {
 		return nil, err
 	}
 	codec.Configure(&opts, keys)
-	if f.apiKey != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(f.apiKey)
-	}
-	if f.tls || f.tlsCert != "" || f.tlsCA != "" || f.apiKey != "" {
-		tc := &tls.Config{ServerName: f.tlsServerName, MinVersion: tls.VersionTLS12}
-		if f.tlsCert != "" {
-			cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
-			if err != nil {
-				return nil, fmt.Errorf("load client certificate: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		if f.tlsCA != "" {
-			pem, err := os.ReadFile(f.tlsCA)
-			if err != nil {
-				return nil, fmt.Errorf("read CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("no certificates in %s", f.tlsCA)
-			}
-			tc.RootCAs = pool
-		}
-		opts.ConnectionOptions.TLS = tc
-	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", f.address, f.namespace, err)

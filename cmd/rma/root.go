@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -29,8 +30,12 @@ Start here:
   rma return list            see the returns (rma return --help for the rest)
   rma policy show            print the effective policy (every SLA and threshold)
 
-Production runs "rma worker" and "rma api" against any Temporal cluster
-(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY).`,
+Production runs "rma worker" and "rma api" against any Temporal cluster,
+self-hosted or Temporal Cloud; "rma setup" prepares its namespace once. The
+connection comes from flags, the TEMPORAL_* variables or a profile of
+Temporal's client config file (TOML), as the temporal CLI reads them:
+`+wrapWords(temporalEnv(), 76, "  ")+`
+README "Running in production" and deploy/README.md show the whole setup.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -125,6 +130,23 @@ func printPolicy(w io.Writer, p domain.Policy, output string) error {
 	default:
 		return fmt.Errorf("unknown output %q: use yaml or json", output)
 	}
+}
+
+// wrapWords lays words out in lines of at most width, each indented.
+func wrapWords(words []string, width int, indent string) string {
+	var lines []string
+	line := indent
+	for _, w := range words {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), "\n")
 }
 
 // buildRevision is the git commit the binary was built from ("" when the
