@@ -34,7 +34,7 @@ Production runs "rma worker" and "rma api" against any Temporal cluster,
 self-hosted or Temporal Cloud; "rma setup" prepares its namespace once. The
 connection comes from flags, the TEMPORAL_* variables or a profile of
 Temporal's client config file (TOML), as the temporal CLI reads them:
-`+wrapWords(temporalEnv(), 76, "  ")+`
+` + wrapWords(temporalEnv(), 76, "  ") + `
 README "Running in production" and deploy/README.md show the whole setup.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
