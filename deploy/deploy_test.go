@@ -1,6 +1,6 @@
 // Package deploy holds the container image, compose file and Kubernetes
 // manifests. No Docker engine runs here, so this test checks them statically
-// against the real binary: every command and flag they use exists, every
+// against the real binary, built as the image builds it (-tags nodev): every command and flag they use exists, every
 // RMA_*/TEMPORAL_* variable they set is one rma reads, and probes and ports
 // match the API.
 package deploy
@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = filepath.Join(dir, "rma")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/rma").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "nodev", "-o", bin, "../cmd/rma").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -81,6 +81,7 @@ func TestComposeMatchesTheBinary(t *testing.T) {
 	var compose struct {
 		Services map[string]struct {
 			Image, Command any
+			Build          any
 			Environment    map[string]string
 			Ports          []string
 		}
@@ -97,7 +98,7 @@ func TestComposeMatchesTheBinary(t *testing.T) {
 	roles := map[string]bool{}
 	for name, svc := range compose.Services {
 		cmd, ok := svc.Command.([]any)
-		if !ok {
+		if !ok || svc.Build == nil {
 			continue // third-party images
 		}
 		var args []string
@@ -182,8 +183,8 @@ func TestKubernetesMatchesTheBinary(t *testing.T) {
 			}
 		}
 	}
-	if deployments != 2 || jobs != 1 {
-		t.Fatalf("want the worker and api Deployments and the migrate Job, found %d and %d", deployments, jobs)
+	if deployments != 2 || jobs != 2 {
+		t.Fatalf("want the worker and api Deployments and the setup and migrate Jobs, found %d and %d", deployments, jobs)
 	}
 }
 
@@ -198,9 +199,18 @@ func TestDockerfileBuildsTheCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(raw)
-	for _, want := range []string{"./cmd/rma", `ENTRYPOINT ["/rma"]`, "CGO_ENABLED=0"} {
+	for _, want := range []string{"./cmd/rma", `ENTRYPOINT ["/rma"]`, "CGO_ENABLED=0", "-tags nodev", "USER nonroot", "AS build", "distroless/static"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	ignore, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatalf("no .dockerignore: the build context would carry secrets and tool binaries: %v", err)
+	}
+	for _, want := range []string{"deploy/secrets.env", "deploy/payload-keys", ".bin/", ".rma-dev/"} {
+		if !strings.Contains(string(ignore), want) {
+			t.Errorf(".dockerignore lets %s into the image's build context", want)
 		}
 	}
 	gomod, _ := os.ReadFile("../go.mod")
