@@ -63,6 +63,8 @@ func TestValidateEnforcesEveryCap(t *testing.T) {
 		}, "lines[0].exchange_sku"},
 		{"order id", func(r *Request) { r.OrderID = strings.Repeat("o", MaxIDLen+1) }, "order_id"},
 		{"customer id", func(r *Request) { r.Customer.ID = strings.Repeat("c", MaxIDLen+1) }, "customer.id"},
+		{"payment id", func(r *Request) { r.Payment = &PaymentRef{PaymentID: strings.Repeat("p", MaxIDLen+1)} }, "payment.payment_id"},
+		{"payment method", func(r *Request) { r.Payment = &PaymentRef{PaymentMethod: "pm_\x00"} }, "payment.payment_method"},
 		{"batch", func(r *Request) { r.Lines[0].Batch = strings.Repeat("b", MaxIDLen+1) }, "lines[0].batch"},
 		{"quantity", func(r *Request) { r.Lines[0].Quantity = MaxQuantity + 1 }, "lines[0].quantity"},
 		{"lines", func(r *Request) {
