@@ -247,6 +247,10 @@ type PaymentRequest struct {
 	Amount     domain.Money `json:"amount"`
 	// HoldKey names the hold a capture or void acts on.
 	HoldKey string `json:"hold_key,omitempty"`
+	// RefundOf is the key of the movement a refund gives back (a charged
+	// price difference, a captured hold); empty refunds the order's own
+	// payment.
+	RefundOf string `json:"refund_of,omitempty"`
 	// Payment is where the order was paid, at the provider: what a refund
 	// refunds, whose balance store credit goes to, the card a hold is
 	// placed on. The simulator needs none of it; Stripe does.

@@ -340,6 +340,7 @@ func TestPlaceholderSecretsStopTheProcesses(t *testing.T) {
 		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x", "--payments", "stripe"}, nil, "RMA_STRIPE_SECRET_KEY"},
 		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x"}, []string{"RMA_PAYMENTS=stripe", "RMA_STRIPE_SECRET_KEY=sk_test_change-me"}, "placeholder"},
 		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x", "--notifications", "smtp"}, nil, "--smtp-addr"},
+		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x", "--payments", "stripe"}, []string{"RMA_STRIPE_SECRET_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc"}, "advance_hold_window"},
 		{[]string{"worker", "--database-url", "postgres://127.0.0.1:1/x", "--payments", "paypal"}, nil, "use service or stripe"},
 	}
 	for _, c := range cases {

@@ -168,15 +168,19 @@ func (m *Mailer) send(ctx context.Context, rcpt string, body []byte) error {
 	if err := w.Close(); err != nil {
 		return smtpError("DATA", err)
 	}
-	return c.Quit()
+	// The server took the message: a failed goodbye must not send it again.
+	_ = c.Quit()
+	return nil
 }
 
-// smtpError maps a reply: a permanent 5xx refusal of the message or its
-// recipient is not retried (support gets a task); 4xx, network trouble and
-// a refused login (fixed by ops, not by support) are retried.
+// smtpError maps a reply: a permanent 5xx refusal of this message's
+// recipient or content is not retried (support gets a task). 4xx, network
+// trouble and every refusal of the connection itself (STARTTLS, the
+// login, the sender: fixed by ops, not by support) are retried, and a
+// notice stuck long enough becomes a task anyway.
 func smtpError(step string, err error) error {
 	var te *textproto.Error
-	if errors.As(err, &te) && te.Code >= 500 && te.Code != 530 && te.Code != 535 && te.Code != 534 {
+	if errors.As(err, &te) && te.Code >= 500 && (step == "RCPT TO" || step == "DATA") {
 		return activities.Rejected(fmt.Sprintf("smtp_%d", te.Code), "%s: %s", step, te.Msg)
 	}
 	return fmt.Errorf("smtp %s: %w", step, err)

@@ -19,6 +19,15 @@ import (
 // StripeAPI is Stripe's API address.
 const StripeAPI = "https://api.stripe.com"
 
+// StripeVersion is the API version every request asks for: the one
+// stripe-mock v0.203.0 describes, which the test checks every request
+// against (with -strict-version-check).
+const StripeVersion = "2026-08-26.dahlia"
+
+// StripeMaxHold is how long Stripe keeps an uncaptured card authorisation
+// before it releases it: an advance-exchange hold must be settled sooner.
+const StripeMaxHold = 7 * 24 * time.Hour
+
 // Stripe is the payments port over Stripe's API (form-encoded requests,
 // secret key auth), so rma moves real money:
 //   - refund: a Refund of the order's PaymentIntent, one per line and
@@ -128,12 +137,12 @@ func (s *Stripe) Execute(ctx context.Context, req activities.PaymentRequest) (ac
 	var path string
 	switch req.Kind {
 	case activities.PayRefund:
-		p, err := refs(req, "payment_id")
+		pi, err := s.refundTarget(ctx, req)
 		if err != nil {
 			return activities.PaymentResult{}, err
 		}
 		path = "/v1/refunds"
-		v.Set("payment_intent", p.PaymentID)
+		v.Set("payment_intent", pi)
 		amount(v, "amount", req.Amount)
 		v.Set("reason", "requested_by_customer")
 	case activities.PayStoreCredit:
@@ -159,6 +168,9 @@ func (s *Stripe) Execute(ctx context.Context, req activities.PaymentRequest) (ac
 		v.Set("payment_method", p.PaymentMethod)
 		v.Set("confirm", "true")
 		v.Set("off_session", "true")
+		// A saved card, charged without the customer: no redirect-based
+		// method may be chosen (it would need a return_url).
+		v.Set("payment_method_types[]", "card")
 		v.Set("description", req.Memo+" ("+req.RMAID+")")
 		if req.Kind == activities.PayHold {
 			v.Set("capture_method", "manual")
@@ -169,7 +181,10 @@ func (s *Stripe) Execute(ctx context.Context, req activities.PaymentRequest) (ac
 			return activities.PaymentResult{}, err
 		}
 		if !found {
-			return activities.PaymentResult{}, activities.Rejected("hold_not_found", "no PaymentIntent holds %s", req.HoldKey)
+			// Search lags writes by up to a minute: a cancel right after
+			// the hold may not see it yet. Retried; a hold that never
+			// appears exhausts the retries and goes to support.
+			return activities.PaymentResult{}, fmt.Errorf("no PaymentIntent found for hold %s (Stripe's search lags up to a minute): %w", req.HoldKey, errTransient)
 		}
 		v = url.Values{}
 		if req.Kind == activities.PayCapture {
@@ -229,30 +244,23 @@ func result(obj stripeObject, req activities.PaymentRequest) activities.PaymentR
 // per customer, PaymentIntents by search.
 func (s *Stripe) Find(ctx context.Context, req activities.PaymentRequest) (activities.PaymentResult, bool, error) {
 	var objs []stripeObject
+	var err error
 	switch req.Kind {
 	case activities.PayRefund:
-		p, err := refs(req, "payment_id")
-		if err != nil {
-			return activities.PaymentResult{}, false, err
+		pi, rerr := s.refundTarget(ctx, req)
+		if rerr != nil {
+			return activities.PaymentResult{}, false, rerr
 		}
-		var l stripeList
-		if err := s.get(ctx, "/v1/refunds?limit=100&payment_intent="+url.QueryEscape(p.PaymentID), &l); err != nil {
-			return activities.PaymentResult{}, false, err
-		}
-		objs = l.Data
+		objs, err = s.listAll(ctx, "/v1/refunds?payment_intent="+url.QueryEscape(pi))
 	case activities.PayStoreCredit:
-		p, err := refs(req, "customer_id")
-		if err != nil {
-			return activities.PaymentResult{}, false, err
+		p, rerr := refs(req, "customer_id")
+		if rerr != nil {
+			return activities.PaymentResult{}, false, rerr
 		}
-		var l stripeList
-		if err := s.get(ctx, "/v1/customers/"+url.PathEscape(p.CustomerID)+"/balance_transactions?limit=100", &l); err != nil {
-			return activities.PaymentResult{}, false, err
-		}
-		objs = l.Data
+		objs, err = s.listAll(ctx, "/v1/customers/"+url.PathEscape(p.CustomerID)+"/balance_transactions?")
 	case activities.PayHold, activities.PayCharge:
 		pi, found, err := s.findIntent(ctx, req.Key)
-		if err != nil || !found {
+		if err != nil || !found || !live(req.Kind, pi.Status) {
 			return activities.PaymentResult{}, false, err
 		}
 		return result(pi, req), true, nil
@@ -267,20 +275,88 @@ func (s *Stripe) Find(ctx context.Context, req activities.PaymentRequest) (activ
 		}
 		return activities.PaymentResult{}, false, nil
 	case activities.PayCoupon:
-		var l stripeList
-		if err := s.get(ctx, "/v1/coupons?limit=100", &l); err != nil {
-			return activities.PaymentResult{}, false, err
+		// The promotion code carries the key; a customer has few.
+		p, rerr := refs(req, "customer_id")
+		if rerr != nil {
+			return activities.PaymentResult{}, false, rerr
 		}
-		objs = l.Data
+		objs, err = s.listAll(ctx, "/v1/promotion_codes?customer="+url.QueryEscape(p.CustomerID))
 	default:
 		return activities.PaymentResult{}, false, activities.Rejected("unsupported_kind", "stripe adapter: unknown payment kind %q", req.Kind)
 	}
+	if err != nil {
+		return activities.PaymentResult{}, false, err
+	}
 	for _, o := range objs {
-		if o.Metadata["rma_key"] == req.Key {
+		if o.Metadata["rma_key"] == req.Key && live(req.Kind, o.Status) {
 			return result(o, req), true, nil
 		}
 	}
 	return activities.PaymentResult{}, false, nil
+}
+
+// live reports a movement that took effect or is under way: one that
+// failed or was cancelled is not the movement Find looks for, and sending
+// it again (under a key Stripe has forgotten) is right.
+func live(kind, status string) bool {
+	switch kind {
+	case activities.PayRefund:
+		return status == "succeeded" || status == "pending" || status == "requires_action"
+	case activities.PayHold:
+		return status == "requires_capture" || status == "succeeded" || status == "processing"
+	case activities.PayCharge:
+		return status == "succeeded" || status == "processing"
+	}
+	// Balance transactions and promotion codes have no failed state.
+	return true
+}
+
+// refundTarget is the PaymentIntent a refund gives money back to: the
+// charge or captured hold it reverses (RefundOf), else the order's.
+func (s *Stripe) refundTarget(ctx context.Context, req activities.PaymentRequest) (string, error) {
+	if req.RefundOf == "" {
+		p, err := refs(req, "payment_id")
+		return p.PaymentID, err
+	}
+	pi, found, err := s.findIntent(ctx, req.RefundOf)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", fmt.Errorf("no PaymentIntent found for %s, which %s gives back (Stripe's search lags up to a minute): %w", req.RefundOf, req.Key, errTransient)
+	}
+	return pi.ID, nil
+}
+
+// maxPages bounds a lookup: 20 pages of 100 objects.
+const maxPages = 20
+
+// listAll reads every page of a Stripe list. A list too long to read
+// whole cannot prove a movement absent, so it is a refusal (support
+// decides) rather than a "not found" that would pay again.
+func (s *Stripe) listAll(ctx context.Context, path string) ([]stripeObject, error) {
+	sep := "&"
+	if strings.HasSuffix(path, "?") {
+		sep = ""
+	}
+	var all []stripeObject
+	after := ""
+	for page := 0; page < maxPages; page++ {
+		p := path + sep + "limit=100"
+		if after != "" {
+			p += "&starting_after=" + url.QueryEscape(after)
+		}
+		var l stripeList
+		if err := s.get(ctx, p, &l); err != nil {
+			return nil, err
+		}
+		all = append(all, l.Data...)
+		if !l.HasMore || len(l.Data) == 0 {
+			return all, nil
+		}
+		after = l.Data[len(l.Data)-1].ID
+	}
+	return nil, activities.Rejected("lookup_too_long", "more than %d objects at %s: cannot prove the movement absent", maxPages*100, path)
 }
 
 // findIntent finds the PaymentIntent made under key with Stripe's search
@@ -318,6 +394,9 @@ func (s *Stripe) do(ctx context.Context, method, path, key string, form url.Valu
 		return fmt.Errorf("build stripe %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+s.key)
+	// The request shapes (promotion[coupon], balance transactions) are
+	// those of this API version, whatever the account's default.
+	req.Header.Set("Stripe-Version", StripeVersion)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -380,6 +459,10 @@ func stripeRetryable(status int, shouldRetry, typ, code string) bool {
 	case code == "lock_timeout", code == "rate_limit", status == http.StatusTooManyRequests:
 		return true
 	case typ == "api_error", status >= 500, status == http.StatusRequestTimeout:
+		return true
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		// A rotated or under-privileged key is for ops to fix, not a
+		// refusal of this movement: retried until it works.
 		return true
 	}
 	return false

@@ -105,6 +105,11 @@ func Run(ctx context.Context, c client.Client, o Options) (Report, error) {
 		Namespace: o.Namespace, SearchAttributes: missing}); err != nil {
 		var denied *serviceerror.PermissionDenied
 		var unimpl *serviceerror.Unimplemented
+		var exists *serviceerror.AlreadyExists
+		if errors.As(err, &exists) {
+			// Another setup added them a moment ago: check their types.
+			return Run(ctx, c, Options{Namespace: o.Namespace, SearchAttributes: o.SearchAttributes})
+		}
 		if errors.As(err, &denied) || errors.As(err, &unimpl) {
 			return rep, fmt.Errorf("this connection may not add search attributes (%w); on Temporal Cloud add them with tcld or in the Cloud UI: %s", err, describe(missing))
 		}

@@ -93,7 +93,7 @@ func (p *Proc) Start() error {
 		return fmt.Errorf("log file for %s: %w", p.Name, err)
 	}
 	cmd := exec.Command(p.bin, p.args...)
-	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Env = append(hermetic(), p.env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Dir = p.dir
 	if err := cmd.Start(); err != nil {
@@ -104,6 +104,19 @@ func (p *Proc) Start() error {
 	go func() { _ = cmd.Wait(); f.Close(); close(done) }()
 	p.cmd, p.done = cmd, done
 	return nil
+}
+
+// hermetic is this process's environment without any Temporal client
+// setting: a developer's TEMPORAL_ADDRESS, API key or config file must not
+// point the topology's processes at another cluster.
+func hermetic() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TEMPORAL_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "TEMPORAL_CONFIG_FILE="+os.DevNull)
 }
 
 // PID is the running process's ID.
@@ -293,7 +306,9 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		return nil, fmt.Errorf("start PostgreSQL: %w", err)
 	}
 	s.DBURL = s.PG.URL
-	if out, err := exec.CommandContext(ctx, o.Binary, "migrate", "--database-url", s.DBURL).CombinedOutput(); err != nil {
+	migrate := exec.CommandContext(ctx, o.Binary, "migrate", "--database-url", s.DBURL)
+	migrate.Env = hermetic()
+	if out, err := migrate.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("rma migrate: %w: %s", err, out)
 	}
 	var policy string
@@ -336,7 +351,9 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	}
 	if o.Tools != "" {
 		// What an operator runs once per namespace (deploy/README.md).
-		if out, err := exec.CommandContext(ctx, o.Binary, "setup", "--address", s.HostPort, "--namespace", s.Namespace, "--create-namespace").CombinedOutput(); err != nil {
+		setup := exec.CommandContext(ctx, o.Binary, "setup", "--address", s.HostPort, "--namespace", s.Namespace, "--create-namespace")
+		setup.Env = hermetic()
+		if out, err := setup.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("rma setup: %w: %s", err, out)
 		}
 		if err := s.UI.Start(); err != nil {

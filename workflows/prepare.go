@@ -172,15 +172,17 @@ func (r *returnRun) chargeDifference(ctx workflow.Context, l *domain.LineState) 
 	r.addTimeline(ctx, "price_difference_charged", "payments", l.LineID+": "+diff.String())
 	lineID := l.LineID
 	r.addCompensation("refund price difference for "+lineID, func(ctx workflow.Context, _ bool) error {
-		return r.refundCharge(ctx, lineID, diff, "price-difference-reversal")
+		return r.refundCharge(ctx, lineID, diff, "price-difference-reversal", key)
 	})
 	return nil
 }
 
 // refundCharge gives money back that we took (a reversed charge, a hold
-// captured too early, a cheaper replacement).
-func (r *returnRun) refundCharge(ctx workflow.Context, lineID string, amount domain.Money, purpose string) error {
-	pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: activities.PayRefund, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID, Amount: amount, Memo: purpose}
+// captured too early, a cheaper replacement). of is the key of the
+// movement it gives back, empty for the order's own payment: a provider
+// refunds the payment the money came from.
+func (r *returnRun) refundCharge(ctx workflow.Context, lineID string, amount domain.Money, purpose, of string) error {
+	pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, lineID, purpose), Kind: activities.PayRefund, RMAID: r.in.RMAID, LineID: lineID, CustomerID: r.req.Customer.ID, Amount: amount, Memo: purpose, RefundOf: of}
 	s := step{name: purpose + "-" + lineID, summary: "refund " + amount.String() + " (" + purpose + ") for " + lineID, doing: "refunding " + lineID, class: classMoney, irrevocable: true}
 	if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
 		return err

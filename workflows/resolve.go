@@ -176,7 +176,7 @@ func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) er
 		}
 		if rep.HoldCaptured {
 			// The hold window ran out in transit, but the item came back fine.
-			if err := r.refundCharge(ctx, l.LineID, rep.UnitPrice.Mul(l.Quantity), "advance-hold-refund"); err != nil {
+			if err := r.refundCharge(ctx, l.LineID, rep.UnitPrice.Mul(l.Quantity), "advance-hold-refund", activities.Key(r.in.RMAID, l.LineID, "advance-hold")); err != nil {
 				return err
 			}
 		} else if err := r.settleHold(ctx, l.LineID, false); err != nil {
@@ -184,7 +184,7 @@ func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) er
 		}
 		if diff.Amount < 0 {
 			back := domain.Money{Amount: -diff.Amount, Currency: diff.Currency}
-			if err := r.refundCharge(ctx, l.LineID, back, "price-difference-refund"); err != nil {
+			if err := r.refundCharge(ctx, l.LineID, back, "price-difference-refund", ""); err != nil {
 				return err
 			}
 			r.addTimeline(ctx, "price_difference_refunded", "payments", l.LineID+": "+back.String())
@@ -202,7 +202,7 @@ func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) er
 	if diff.Amount > 0 {
 		// The exchange did not happen: the difference charged for it goes
 		// back (a captured hold already pays for a replacement kept).
-		if err := r.refundCharge(ctx, l.LineID, diff, "price-difference-reversal"); err != nil {
+		if err := r.refundCharge(ctx, l.LineID, diff, "price-difference-reversal", activities.Key(r.in.RMAID, l.LineID, "price-difference")); err != nil {
 			return err
 		}
 	}

@@ -47,9 +47,9 @@ func (f *temporalFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.address, "address", "", "Temporal frontend host:port (env TEMPORAL_ADDRESS; else the profile's; else 127.0.0.1:7233)")
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "Temporal namespace (env TEMPORAL_NAMESPACE; else the profile's; else default)")
 	fl.StringVar(&f.apiKey, "api-key", "", "API key, e.g. for Temporal Cloud (env TEMPORAL_API_KEY); turns TLS on")
-	fl.StringVar(&f.tlsCert, "tls-cert-path", os.Getenv("TEMPORAL_TLS_CERT"), "mTLS client certificate (env TEMPORAL_TLS_CERT or TEMPORAL_TLS_CLIENT_CERT_PATH)")
-	fl.StringVar(&f.tlsKey, "tls-key-path", os.Getenv("TEMPORAL_TLS_KEY"), "mTLS client key (env TEMPORAL_TLS_KEY or TEMPORAL_TLS_CLIENT_KEY_PATH)")
-	fl.StringVar(&f.tlsCA, "tls-ca-path", os.Getenv("TEMPORAL_TLS_CA"), "CA bundle for the server certificate (env TEMPORAL_TLS_CA or TEMPORAL_TLS_SERVER_CA_CERT_PATH)")
+	fl.StringVar(&f.tlsCert, "tls-cert-path", "", "mTLS client certificate (env TEMPORAL_TLS_CLIENT_CERT_PATH, or TEMPORAL_TLS_CERT)")
+	fl.StringVar(&f.tlsKey, "tls-key-path", "", "mTLS client key (env TEMPORAL_TLS_CLIENT_KEY_PATH, or TEMPORAL_TLS_KEY)")
+	fl.StringVar(&f.tlsCA, "tls-ca-path", "", "CA bundle for the server certificate (env TEMPORAL_TLS_SERVER_CA_CERT_PATH, or TEMPORAL_TLS_CA)")
 	fl.StringVar(&f.tlsServerName, "tls-server-name", "", "override the TLS server name (env TEMPORAL_TLS_SERVER_NAME)")
 	fl.BoolVar(&f.tls, "tls", false, "use TLS without a client certificate (env TEMPORAL_TLS=true)")
 	fl.StringVar(&f.configFile, "config-file", "", "Temporal client config file, TOML, as the temporal CLI writes it (env TEMPORAL_CONFIG_FILE; default ~/.config/temporalio/temporal.toml when it exists)")
@@ -62,7 +62,8 @@ func (f *temporalFlags) register(cmd *cobra.Command) {
 func temporalEnv() []string {
 	return []string{"TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY",
 		"TEMPORAL_TLS", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
-		"TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "TEMPORAL_GRPC_META_*"}
+		"TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "TEMPORAL_GRPC_META_*",
+		"TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"}
 }
 
 // resolve merges the profile, the environment and the flags into client
@@ -81,17 +82,31 @@ func (f *temporalFlags) resolve() (client.Options, error) {
 	if f.apiKey != "" {
 		prof.APIKey = f.apiKey
 	}
-	if f.tls || f.tlsCert != "" || f.tlsKey != "" || f.tlsCA != "" || f.tlsServerName != "" {
+	// The temporal CLI's older names (TEMPORAL_TLS_CERT, _KEY, _CA) count
+	// as the environment, where envconfig's own name for a field is unset;
+	// then the flags. Each field is set on its own.
+	cert, key, ca := f.tlsCert, f.tlsKey, f.tlsCA
+	for _, legacy := range []struct {
+		dst           *string
+		name, current string
+	}{{&cert, "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_CLIENT_CERT_PATH"}, {&key, "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CLIENT_KEY_PATH"}, {&ca, "TEMPORAL_TLS_CA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"}} {
+		if *legacy.dst == "" && os.Getenv(legacy.current) == "" {
+			*legacy.dst = os.Getenv(legacy.name)
+		}
+	}
+	if f.tls || cert != "" || key != "" || ca != "" || f.tlsServerName != "" {
 		if prof.TLS == nil {
 			prof.TLS = &envconfig.ClientConfigTLS{}
 		}
 		prof.TLS.Disabled = false
-		if f.tlsCert != "" || f.tlsKey != "" {
-			prof.TLS.ClientCertPath, prof.TLS.ClientKeyPath = f.tlsCert, f.tlsKey
-			prof.TLS.ClientCertData, prof.TLS.ClientKeyData = nil, nil
+		if cert != "" {
+			prof.TLS.ClientCertPath, prof.TLS.ClientCertData = cert, nil
 		}
-		if f.tlsCA != "" {
-			prof.TLS.ServerCACertPath, prof.TLS.ServerCACertData = f.tlsCA, nil
+		if key != "" {
+			prof.TLS.ClientKeyPath, prof.TLS.ClientKeyData = key, nil
+		}
+		if ca != "" {
+			prof.TLS.ServerCACertPath, prof.TLS.ServerCACertData = ca, nil
 		}
 		if f.tlsServerName != "" {
 			prof.TLS.ServerName = f.tlsServerName

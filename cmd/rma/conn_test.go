@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +66,18 @@ api_key = "file-api-key"
 	}
 	if _, err := (&temporalFlags{profile: "nope"}).resolve(); err == nil {
 		t.Fatal("unknown profile accepted")
+	}
+	// mTLS: the older TEMPORAL_TLS_CERT with envconfig's key variable, each
+	// field on its own; the files must exist, so the error names them.
+	t.Setenv("TEMPORAL_TLS_CERT", filepath.Join(dir, "legacy-cert.pem"))
+	t.Setenv("TEMPORAL_TLS_CLIENT_KEY_PATH", filepath.Join(dir, "key.pem"))
+	_, err = (&temporalFlags{}).resolve()
+	if err == nil || !strings.Contains(err.Error(), "legacy-cert.pem") {
+		t.Fatalf("cert from TEMPORAL_TLS_CERT, key from TEMPORAL_TLS_CLIENT_KEY_PATH: %v", err)
+	}
+	// A flag outranks both names.
+	_, err = (&temporalFlags{tlsCert: filepath.Join(dir, "flag-cert.pem")}).resolve()
+	if err == nil || !strings.Contains(err.Error(), "flag-cert.pem") {
+		t.Fatalf("--tls-cert-path: %v", err)
 	}
 }

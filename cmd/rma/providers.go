@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rma-dev/rma/activities"
+	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/partners"
 	"github.com/rma-dev/rma/webhook"
 )
@@ -37,7 +38,7 @@ func (p *providers) register(cmd *cobra.Command) {
 	f.StringVar(&p.smtpCA, "smtp-ca-file", os.Getenv("RMA_SMTP_CA_FILE"), "CA bundle for the SMTP server's certificate (env RMA_SMTP_CA_FILE; default: the system's)")
 }
 
-func (p *providers) paymentsPort(auth webhook.Credential) (activities.Payments, error) {
+func (p *providers) paymentsPort(auth webhook.Credential, policy domain.Policy) (activities.Payments, error) {
 	switch p.payments {
 	case "service", "":
 		return partners.NewPayments(p.paymentsURL, auth), nil
@@ -45,6 +46,12 @@ func (p *providers) paymentsPort(auth webhook.Credential) (activities.Payments, 
 		key := os.Getenv("RMA_STRIPE_SECRET_KEY")
 		if err := webhook.CheckSecret("RMA_STRIPE_SECRET_KEY", key); err != nil {
 			return nil, fmt.Errorf("--payments stripe: %w", err)
+		}
+		// Stripe releases an uncaptured card authorisation after 7 days:
+		// a longer advance-exchange hold would lapse before its capture,
+		// and the customer would keep the replacement unpaid.
+		if w := policy.Exchange.AdvanceHoldWindow.D(); policy.Exchange.AdvanceForVIP && w > partners.StripeMaxHold {
+			return nil, fmt.Errorf("--payments stripe: the policy's exchange.advance_hold_window is %s, but Stripe releases an uncaptured authorisation after %s; set it to 144h (6 days) or less in the policy file (rma policy show prints it)", w, partners.StripeMaxHold)
 		}
 		return partners.NewStripe(p.stripeURL, key), nil
 	}

@@ -72,7 +72,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			if err != nil {
 				return err
 			}
-			payments, err := prov.paymentsPort(creds.payments)
+			payments, err := prov.paymentsPort(creds.payments, policy)
 			if err != nil {
 				return err
 			}
