@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -97,6 +98,9 @@ func TestRealTemporalCluster(t *testing.T) {
 					return fmt.Errorf("%s did no work for any return", w.Name)
 				}
 			}
+			if err := checkSetupIdempotent(ctx, t, sys); err != nil {
+				return err
+			}
 			return checkReadiness(ctx, t, sys)
 		}}
 	res, err := chaos.Run(context.Background(), cfg)
@@ -131,6 +135,46 @@ func TestRealTemporalCluster(t *testing.T) {
 		t.Fatalf("process logs are in %s", dir)
 	}
 	_ = os.RemoveAll(dir)
+}
+
+// checkSetupIdempotent: rma setup again on the topology's namespace
+// changes nothing; on a new namespace it creates it and registers every
+// attribute, and a second run there changes nothing either.
+func checkSetupIdempotent(ctx context.Context, t *testing.T, sys *rmatopology.System) error {
+	run := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, binary, append([]string{"setup", "--address", sys.HostPort}, args...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TEMPORAL_CONFIG_FILE=" + os.DevNull}
+		out, err := cmd.CombinedOutput()
+		t.Logf("rma setup %v:\n%s", args, out)
+		return string(out), err
+	}
+	all := "RmaCustomerId, RmaDeadline, RmaKind, RmaOrderId, RmaSkus, RmaStatus, RmaTrackingNumbers"
+	steps := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--namespace", "default"}, []string{"namespace default exists", "already registered: " + all}},
+		{[]string{"--namespace", "rma-second", "--create-namespace", "--retention", "48h"}, []string{"created namespace rma-second (retention 48h0m0s)", "registered search attributes: " + all}},
+		{[]string{"--namespace", "rma-second", "--create-namespace"}, []string{"namespace rma-second exists (retention 48h0m0s)", "already registered: " + all}},
+	}
+	for _, s := range steps {
+		out, err := run(s.args...)
+		if err != nil {
+			return fmt.Errorf("rma setup %v: %w: %s", s.args, err, out)
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				return fmt.Errorf("rma setup %v printed %q, want %q", s.args, out, w)
+			}
+		}
+		if strings.Contains(out, "registered search attributes") && strings.Contains(out, "already registered") {
+			return fmt.Errorf("rma setup %v both added and found attributes: %s", s.args, out)
+		}
+	}
+	if out, err := run("--namespace", "no-such-namespace"); err == nil || !strings.Contains(out, "does not exist") {
+		return fmt.Errorf("rma setup on a missing namespace without --create-namespace: %v %s", err, out)
+	}
+	return nil
 }
 
 // checkReadiness: the API's and the surviving worker's /readyz follow
