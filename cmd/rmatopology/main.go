@@ -67,10 +67,10 @@ func main() {
 Try it:
   export RMA_API=%s RMA_TOKEN=%s
   curl -s -H "Authorization: Bearer $RMA_TOKEN" $RMA_API/v1/returns
-  TEMPORAL_ADDRESS=%s %s return list --database-url '%s'
+  TEMPORAL_ADDRESS=%s RMA_PAYLOAD_KEYS_FILE=%s %s return list --database-url '%s'
 
 Ctrl-C stops everything.
-`, sys.UIURL, sys.APIURL, sys.APIURL, o.Token, sys.DBURL, sys.APIURL, o.Token, sys.HostPort, o.Binary, sys.DBURL)
+`, sys.UIURL, sys.APIURL, sys.APIURL, o.Token, sys.DBURL, sys.APIURL, o.Token, sys.HostPort, filepath.Join(o.Dir, "payload-keys"), o.Binary, sys.DBURL)
 	<-ctx.Done()
 	fmt.Println("stopping")
 }
