@@ -115,6 +115,10 @@ func plans() []plan {
 		{name: "repair", request: simple("standard", "defective", "repair"), ship: "dropoff", repair: true, inspect: func(domain.Return) []any {
 			return []any{map[string]any{"line_id": "L1", "result": "pass", "disposition": "repair"}}
 		}},
+		{name: "store_credit", request: simple("standard", "defective", "store_credit"), ship: "dropoff"},
+		{name: "reship", request: func(n int) map[string]any {
+			return req(n, "standard", "return", line("L1", "SKU-LAMP", 9900, "missing_parts", "reship"))
+		}},
 		{name: "returnless", request: func(n int) map[string]any {
 			return req(n, "standard", "return", line("L1", "SKU-MUG", 2500, "damaged_in_transit", "keep"))
 		}},

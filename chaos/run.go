@@ -42,6 +42,9 @@ type Config struct {
 	// is then against a real Temporal cluster on PostgreSQL, with the UI.
 	// Empty runs the dev server, `rma temporal`.
 	Tools string
+	// Plans, when set, limits the run to these scenarios (by name; see
+	// plans), in turn.
+	Plans []string
 	// Check, when set, runs after the audit with the system still up, for
 	// checks of its own (the UI's lists, say); its error is a problem.
 	Check func(ctx context.Context, sys *topology.System, views map[string]domain.Return) error
@@ -105,6 +108,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	out := cfg.Out
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
+	ps, err := choose(plans(), cfg.Plans)
+	if err != nil {
+		return res, err
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return res, fmt.Errorf("run dir: %w", err)
 	}
@@ -186,7 +193,6 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		logf(out, "Temporal server back")
 	}()
 
-	ps := plans()
 	all := make([]created, cfg.Returns)
 	sem := make(chan struct{}, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -241,6 +247,35 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	res.Seconds = int(time.Since(began).Round(time.Second).Seconds())
 	return res, nil
+}
+
+// choose keeps the named plans, in the order given.
+func choose(all []plan, names []string) ([]plan, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
+	byName := map[string]plan{}
+	for _, p := range all {
+		byName[p.name] = p
+	}
+	out := make([]plan, 0, len(names))
+	for _, n := range names {
+		p, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("chaos: no plan %q", n)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// PlanNames are the scenarios a run drives, in turn.
+func PlanNames() []string {
+	var out []string
+	for _, p := range plans() {
+		out = append(out, p.name)
+	}
+	return out
 }
 
 // setUp stocks the catalog for the whole run and turns the faults on.
