@@ -22,11 +22,9 @@ import (
 
 func main() {
 	var o topology.Options
-	keep := false
 	flag.StringVar(&o.Binary, "rma", "", "the rma binary the processes run (required; make topology builds it)")
 	flag.StringVar(&o.Tools, "tools", ".bin", "where make cluster-tools installed the Temporal server, its SQL tool and the UI")
-	flag.StringVar(&o.Dir, "dir", ".topology", "data and process logs (emptied at start unless -keep)")
-	flag.BoolVar(&keep, "keep", false, "keep the data of the last run (the schema setup is then skipped by the tool's own checks)")
+	flag.StringVar(&o.Dir, "dir", ".topology", "data and process logs (emptied at start: every run begins with a new cluster)")
 	flag.IntVar(&o.Workers, "workers", 2, "rma worker processes")
 	flag.IntVar(&o.Ports.Temporal, "temporal-port", 7233, "Temporal frontend (gRPC)")
 	flag.IntVar(&o.Ports.UI, "ui-port", 8233, "Temporal UI")
@@ -42,9 +40,7 @@ func main() {
 			*p = abs
 		}
 	}
-	if !keep {
-		_ = os.RemoveAll(o.Dir)
-	}
+	_ = os.RemoveAll(o.Dir)
 	o.Token = "rma_" + webhook.RandomSecret(22)
 	o.WebhookSecret = webhook.RandomSecret(24)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
