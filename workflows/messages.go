@@ -511,6 +511,14 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 	if ev.EventID == "" || r.seen[ev.EventID] || !ev.Type.Valid() {
 		return
 	}
+	if !r.ownsParcel(ev.TrackingNumber) && workflow.GetVersion(ctx, "carrier-event-for-unknown-parcel", workflow.DefaultVersion, 1) == 1 {
+		// A parcel this return does not know, yet: its label step may
+		// have written the route and then lost its workflow task. The
+		// event is not marked seen, so the label step, run again, applies
+		// it when it hands back the parcel's tracking record.
+		r.log.Info("carrier event for a parcel this return does not know (yet) left to its label step", "tracking", ev.TrackingNumber, "event_id", ev.EventID)
+		return
+	}
 	moves := ev.Type == domain.CarrierDelivered || ((ev.Type == domain.CarrierPickedUp || ev.Type == domain.CarrierInTransit) && !r.parcel.pickedUp)
 	if len(r.seen) >= domain.MaxCarrierEvents && !moves {
 		// The webhook keeps every event in the read model; the workflow
@@ -560,6 +568,23 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 		}
 	}
 	r.log.Info("carrier event for a parcel of another return ignored", "tracking", ev.TrackingNumber)
+}
+
+// ownsParcel reports a tracking number this return knows: its return
+// parcel, a replacement's or another outbound parcel's.
+func (r *returnRun) ownsParcel(tracking string) bool {
+	if tracking == "" {
+		return false
+	}
+	if tracking == r.parcel.tracking {
+		return true
+	}
+	for _, l := range r.v.Lines {
+		if (l.Replacement != nil && l.Replacement.TrackingNumber == tracking) || l.OutboundTracking == tracking {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *returnRun) pickedUp(ctx workflow.Context, now time.Time) {

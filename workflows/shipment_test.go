@@ -194,6 +194,37 @@ func TestCarrierExceptionOpensClaim(t *testing.T) {
 	require.Equal(t, h.carrier.Claims[0].Key, "RMA-T1/carrier-claim")
 }
 
+// A worker books the label and writes its route, then loses its workflow
+// task (a server restart): the route exists, the workflow does not know the
+// label. The carrier's scans are signalled to it meanwhile. They must count
+// once the label step runs again and hands them back, not be taken as
+// another return's parcel and forgotten: the return would wait in transit
+// for a delivery it already had (found by the 1,000-return chaos run on a
+// Temporal restart).
+func TestScansSignalledBeforeTheLabelIsKnownCountWithTheLabel(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Minute, func() {
+		// What the lost attempt left: the route of the label RT000001.
+		h.store.Routes = map[string]activities.Parcel{"RT000001": {TrackingNumber: "RT000001", RMAID: rmaID, Purpose: activities.ParcelReturn}}
+		h.scan("RT000001", domain.CarrierPickedUp, "")
+		h.scan("RT000001", domain.CarrierDelivered, "")
+	})
+	h.at(2*time.Minute, func() {
+		require.Equal(t, domain.StatusAwaitingShipment, h.status().Status)
+		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Method: domain.ShippingDropoff})
+	})
+	h.at(time.Hour, func() {
+		s := h.status()
+		require.Equal(t, "RT000001", s.TrackingNumber)
+		require.Equal(t, 1, countType(s, "carrier_delivered"), "the delivery signalled before the label counts: %v", s.Timeline)
+		require.NotNil(t, s.WaitingOn)
+		require.Equal(t, domain.WaitingWarehouse, *s.WaitingOn)
+		h.mustUpdate(workflows.UpdateInspection, inspection(allPass))
+	})
+	r := h.run(request())
+	require.Equal(t, domain.StatusCompleted, r.Status)
+}
+
 // A carrier may scan a parcel the instant its label exists, before the label
 // step has written the route: the webhook keeps the event unrouted, and the
 // label step hands it back with the label, so the pickup is not missed.
