@@ -163,7 +163,7 @@ func Open(in OpenInput) Opening {
 
 	// 3. Review: auto-approve what policy allows, else a human within SLA.
 	o.Review = DecideReview(p, req, o.Eligibility)
-	v.Assignee = o.Review.Assignee
+	v.Assignee, v.Team = o.Review.Assignee, o.Review.Team
 	if !o.Review.Auto {
 		replyDue := at.Add(p.Review.ReplySLA.D())
 		v.Reach("review_requested", at)

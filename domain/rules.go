@@ -89,12 +89,13 @@ type ReviewDecision struct {
 	Auto     bool   `json:"auto"`
 	Why      string `json:"why"`
 	Assignee string `json:"assignee"`
+	Team     string `json:"team,omitempty"`
 }
 
 // DecideReview applies the auto-approval rules and routing. Abuse and claims
 // outside the window always go to a human.
 func DecideReview(p Policy, r Request, e Eligibility) ReviewDecision {
-	d := ReviewDecision{Assignee: p.Review.Routing.Team}
+	d := ReviewDecision{Assignee: p.Review.Routing.Team, Team: p.Review.Routing.Team}
 	switch {
 	case r.Customer.Tier == TierVIP && p.Review.Routing.VIPAgent != "":
 		d.Assignee = p.Review.Routing.VIPAgent

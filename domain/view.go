@@ -24,10 +24,14 @@ type Return struct {
 	ReplacementTrackingNumber string          `json:"replacement_tracking_number,omitempty"`
 	ShippingMethod            ShippingMethod  `json:"shipping_method,omitempty"`
 	Assignee                  string          `json:"assignee,omitempty"`
-	Decision                  string          `json:"decision,omitempty"`
-	DeclineReason             string          `json:"decline_reason,omitempty"`
-	IneligibleReason          string          `json:"ineligible_reason,omitempty"`
-	ClaimID                   string          `json:"claim_id,omitempty"`
+	// Team is the support team the policy routes the return to; Assignee
+	// is who works it (the team until an agent claims it, or a dedicated
+	// agent for VIP and bulk returns).
+	Team             string `json:"team,omitempty"`
+	Decision         string `json:"decision,omitempty"`
+	DeclineReason    string `json:"decline_reason,omitempty"`
+	IneligibleReason string `json:"ineligible_reason,omitempty"`
+	ClaimID          string `json:"claim_id,omitempty"`
 	// ClaimError says why the carrier claim could not be filed; support
 	// files it by hand.
 	ClaimError     string     `json:"claim_error,omitempty"`
@@ -208,7 +212,7 @@ func clonePtr[T any](p *T) *T {
 func staffOnlyEvent(typ string) bool {
 	switch typ {
 	case "note", "needs_attention", "failed", "retry", "compensated", "sla_breach", "claim_failed",
-		"carrier_events_capped", "abandoned", "attention_retry", "attention_abandon":
+		"carrier_events_capped", "abandoned", "attention_retry", "attention_abandon", "assigned":
 		return true
 	}
 	return false
@@ -222,7 +226,7 @@ func staffOnlyEvent(typ string) bool {
 // name.
 func (r Return) CustomerView(self string) Return {
 	c := r.Clone()
-	c.Notes, c.Assignee, c.Attention, c.ClaimError, c.SLABreaches, c.Payments = nil, "", nil, "", nil, nil
+	c.Notes, c.Assignee, c.Team, c.Attention, c.ClaimError, c.SLABreaches, c.Payments = nil, "", "", nil, "", nil, nil
 	c.Timeline = c.Timeline[:0]
 	for _, e := range r.Timeline {
 		if staffOnlyEvent(e.Type) {

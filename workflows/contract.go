@@ -37,6 +37,9 @@ const (
 	UpdateNote             = "note"
 	UpdateRepairDone       = "repair-done"
 	UpdateResolveAttention = "resolve-attention"
+	// UpdateAssign gives a return to an agent or a warehouse user: a claim
+	// (to oneself) or a reassignment, recorded on the audit trail.
+	UpdateAssign = "assign"
 )
 
 // CommandResult is every update's answer: small, because it is stored in
@@ -73,6 +76,8 @@ func CommandRoles(name string) []string {
 		return []string{domain.RoleBackend, domain.RoleSupport, domain.RoleCustomer}
 	case UpdateReceive, UpdateInspection, UpdateRepairDone:
 		return []string{domain.RoleWarehouse}
+	case UpdateAssign:
+		return []string{domain.RoleSupport, domain.RoleWarehouse}
 	}
 	return nil
 }
@@ -212,6 +217,15 @@ type SurveyInput struct {
 	Actor   string `json:"actor"`
 	Score   int    `json:"score"`
 	Comment string `json:"comment,omitempty"`
+}
+
+// AssignInput gives the return to Assignee (an agent's or a warehouse
+// user's token subject, or a team), with an optional reason.
+type AssignInput struct {
+	Acting
+	Actor    string `json:"actor"`
+	Assignee string `json:"assignee"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // NoteInput adds an internal support note.

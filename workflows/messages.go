@@ -39,6 +39,8 @@ func verb(name string) string {
 		return "record inspection"
 	case UpdateNote:
 		return "add a note"
+	case UpdateAssign:
+		return "assign"
 	case UpdateRepairDone:
 		return "complete repair"
 	case UpdateResolveAttention:
@@ -150,6 +152,9 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		func() error { return handle(ctx, r, UpdateReceive, r.ruleReceive, r.applyReceive) },
 		func() error { return handle(ctx, r, UpdateInspection, r.ruleInspection, r.applyInspection) },
 		func() error { return handle(ctx, r, UpdateNote, r.ruleNote, r.applyNote) },
+		func() error {
+			return handle(ctx, r, UpdateAssign, func(AssignInput) error { return nil }, r.applyAssign)
+		},
 		func() error { return handle(ctx, r, UpdateRepairDone, r.ruleRepairDone, r.applyRepairDone) },
 		func() error {
 			return handle(ctx, r, UpdateResolveAttention, func(ResolveAttentionInput) error { return r.ruleOnce(UpdateResolveAttention) }, r.applyResolveAttention)
@@ -488,6 +493,21 @@ func (r *returnRun) applyInspection(ctx workflow.Context, in InspectionInput) er
 func (r *returnRun) applyNote(ctx workflow.Context, in NoteInput) error {
 	r.v.Notes = append(r.v.Notes, domain.TimelineEntry{At: r.now(ctx), Type: "note", Actor: in.Actor, Detail: in.Note})
 	r.addTimeline(ctx, "note", in.Actor, in.Note)
+	return nil
+}
+
+// applyAssign records who works the return now, and who gave it to them.
+func (r *returnRun) applyAssign(ctx workflow.Context, in AssignInput) error {
+	from := r.v.Assignee
+	r.v.Assignee = in.Assignee
+	detail := "to " + in.Assignee
+	if from != "" {
+		detail = "from " + from + " " + detail
+	}
+	if in.Reason != "" {
+		detail += ": " + in.Reason
+	}
+	r.addTimeline(ctx, "assigned", in.Actor, detail)
 	return nil
 }
 

@@ -294,3 +294,42 @@ func TestDuplicateUpdateIDHasOneEffect(t *testing.T) {
 	}
 	require.Equal(t, 1, n)
 }
+
+// An agent claims a return from the team's queue, and support hands it on:
+// the view shows who works it, the audit trail who gave it to whom, and the
+// customer sees neither. A customer may not assign.
+func TestClaimAndReassign(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Hour, func() {
+		s := h.status()
+		require.Equal(t, domain.StatusPendingReview, s.Status)
+		require.Equal(t, s.Team, s.Assignee, "routed to the team")
+		require.NotEmpty(t, s.Team)
+		h.mustUpdate(workflows.UpdateAssign, workflows.AssignInput{Actor: "support:amy", Assignee: "support:amy"})
+		bad := h.update(workflows.UpdateAssign, workflows.AssignInput{Acting: workflows.Acting{ActorRoles: []string{domain.RoleCustomer}}, Actor: "C-1", Assignee: "C-1"})
+		empty := h.update(workflows.UpdateAssign, workflows.AssignInput{Actor: "support:amy"})
+		h.at(time.Minute, func() {
+			require.ErrorContains(t, bad.rejected, "forbidden")
+			require.ErrorContains(t, empty.rejected, "assignee")
+			require.Equal(t, "support:amy", h.status().Assignee)
+			h.mustUpdate(workflows.UpdateAssign, workflows.AssignInput{Actor: "support:lead", Assignee: "support:bo", Reason: "Amy is off today"})
+		})
+		h.at(2*time.Minute, func() {
+			h.mustUpdate(workflows.UpdateDecline, workflows.DeclineInput{Actor: "support:bo", Reason: "worn"})
+		})
+	})
+	r := h.run(manual())
+	require.Equal(t, domain.StatusDeclined, r.Status)
+	require.Equal(t, "support:bo", r.Assignee)
+	var details []string
+	for _, e := range r.Timeline {
+		if e.Type == "assigned" {
+			details = append(details, e.Actor+" "+e.Detail)
+		}
+	}
+	require.Equal(t, []string{"support:amy from support to support:amy", "support:lead from support:amy to support:bo: Amy is off today"}, details)
+	c := r.CustomerView("C-1")
+	require.Empty(t, c.Assignee)
+	require.Empty(t, c.Team)
+	require.Zero(t, countType(c, "assigned"))
+}

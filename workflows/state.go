@@ -40,26 +40,26 @@ const (
 func accepted(s stage) []string {
 	switch s {
 	case stageReview:
-		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote}
+		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign}
 	case stageInfo:
-		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote}
+		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote, UpdateAssign}
 	case stageExchangeChoice:
-		return []string{UpdateExchangeChoice, UpdateCancel, UpdateNote}
+		return []string{UpdateExchangeChoice, UpdateCancel, UpdateNote, UpdateAssign}
 	case stageShippingChoice:
-		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote}
+		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote, UpdateAssign}
 	case stageParcel:
 		// Inspecting a parcel the warehouse holds is receiving it.
-		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote}
+		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote, UpdateAssign}
 	case stageWarehouse:
-		return []string{UpdateReceive, UpdateInspection, UpdateNote}
+		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign}
 	case stageRepair:
-		return []string{UpdateRepairDone, UpdateNote}
+		return []string{UpdateRepairDone, UpdateNote, UpdateAssign}
 	case stageWorking:
-		return []string{UpdateCancel, UpdateReceive, UpdateNote}
+		return []string{UpdateCancel, UpdateReceive, UpdateNote, UpdateAssign}
 	case stageIrrevocable:
-		return []string{UpdateReceive, UpdateNote}
+		return []string{UpdateReceive, UpdateNote, UpdateAssign}
 	case stageAttention:
-		return []string{UpdateResolveAttention, UpdateCancel, UpdateNote}
+		return []string{UpdateResolveAttention, UpdateCancel, UpdateNote, UpdateAssign}
 	case stageOpening, stageUndoing:
 		return []string{UpdateNote}
 	}

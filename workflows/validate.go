@@ -140,6 +140,15 @@ func (in SurveyInput) Validate() error {
 	return c.Err()
 }
 
+// Validate checks an assignment.
+func (in AssignInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Required("assignee", in.Assignee, domain.MaxIDLen)
+	c.Text("reason", in.Reason, domain.MaxTextLen)
+	return c.Err()
+}
+
 // Validate checks a note.
 func (in NoteInput) Validate() error {
 	var c domain.Checker
