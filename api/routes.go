@@ -51,6 +51,11 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/returns/{id}/notes", roles: workflows.CommandRoles(workflows.UpdateNote), handle: command(s, workflows.UpdateNote, func(in *workflows.NoteInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/repair-done", roles: workflows.CommandRoles(workflows.UpdateRepairDone), handle: command(s, workflows.UpdateRepairDone, func(in *workflows.RepairDoneInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/attention", roles: workflows.CommandRoles(workflows.UpdateResolveAttention), handle: command(s, workflows.UpdateResolveAttention, func(in *workflows.ResolveAttentionInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/claim", roles: workflows.CommandRoles(workflows.UpdateAssign), handle: command(s, workflows.UpdateAssign, func(in *workflows.AssignInput, p Principal) {
+			in.Actor, in.Assignee = p.Subject, p.Subject
+		})},
+		{method: "POST", path: "/v1/returns/{id}/assign", roles: workflows.CommandRoles(workflows.UpdateAssign), handle: command(s, workflows.UpdateAssign, func(in *workflows.AssignInput, p Principal) { in.Actor = p.Subject })},
+		{method: "GET", path: "/v1/queue", roles: []string{RoleSupport, RoleWarehouse}, handle: s.queue},
 		{method: "POST", path: "/v1/webhooks/carrier", signed: true, handle: s.carrierWebhook},
 		{method: "GET", path: "/v1/tasks", roles: []string{RoleSupport}, handle: s.tasks},
 		{method: "GET", path: "/v1/carrier-events", roles: []string{RoleSupport}, handle: s.carrierEvents},
@@ -143,6 +148,51 @@ func (s *Server) owns(w http.ResponseWriter, r *http.Request, p Principal) bool 
 
 // list serves the read model's list; a customer token's list holds only
 // its own customer's returns, whatever customer_id it asks for.
+// queue lists a work queue, soonest deadline first: support's (the
+// default) or, with role=warehouse, the parcels to receive and inspect.
+// Each role sees its own queue; admin sees both.
+func (s *Server) queue(w http.ResponseWriter, r *http.Request, p Principal) {
+	q := r.URL.Query()
+	f := store.QueueFilter{Queue: q.Get("role"), Team: q.Get("team"), Assignee: q.Get("assignee")}
+	if f.Queue == "" {
+		f.Queue = store.QueueSupport
+		if !domain.HasAnyRole(p.Roles, []string{RoleSupport}) {
+			f.Queue = store.QueueWarehouse
+		}
+	}
+	switch {
+	case f.Queue != store.QueueSupport && f.Queue != store.QueueWarehouse:
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "role must be support or warehouse", domain.FieldError{Field: "role", Message: "support or warehouse"})
+		return
+	case !domain.HasAnyRole(p.Roles, []string{f.Queue}):
+		writeErr(w, http.StatusForbidden, "forbidden", "the "+f.Queue+" queue needs the "+f.Queue+" role")
+		return
+	}
+	if f.Assignee == "me" {
+		f.Assignee = p.Subject
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeErr(w, http.StatusUnprocessableEntity, "invalid_query", "limit must be 1 to 500", domain.FieldError{Field: "limit", Message: "1 to 500"})
+			return
+		}
+		f.Limit = n
+	}
+	items, err := s.cfg.Store.Queue(r.Context(), f, s.cfg.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	overdue := 0
+	for _, it := range items {
+		if it.Overdue {
+			overdue++
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queue": f.Queue, "items": items, "overdue": overdue})
+}
+
 func (s *Server) list(w http.ResponseWriter, r *http.Request, p Principal) {
 	q := r.URL.Query()
 	f := store.Filter{Status: q.Get("status"), OrderID: q.Get("order_id"), CustomerID: q.Get("customer_id"), SKU: q.Get("sku"), Kind: q.Get("kind")}

@@ -258,3 +258,6 @@ func (s *Store) List(ctx context.Context, f Filter, size int, token string) ([]S
 
 // ErrBadToken is a page token this store did not issue.
 var ErrBadToken = errors.New("invalid page token")
+
+// ErrBadFilter is a list filter the read model cannot apply.
+var ErrBadFilter = errors.New("invalid filter")
