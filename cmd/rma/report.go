@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -80,23 +82,60 @@ func newMigrateCmd() *cobra.Command {
 
 func newReportCmd() *cobra.Command {
 	var db dbFlags
-	var output, from, to, groupBy, policyFile string
+	var output, from, to, groupBy, policyFile, apiURL, token string
 	report := &cobra.Command{
 		Use:   "report",
-		Short: "KPIs, return reasons and batch anomalies from the read model",
+		Short: "KPIs, return reasons and batch anomalies from the read model (directly, or through the API)",
 		Long: `Reports read the PostgreSQL read model, with the same SQL as the
-/v1/analytics endpoints. -o table (default), json or csv.`,
+/v1/analytics endpoints: directly (--database-url), or through the HTTP API
+with an analyst token (--api URL --token T, or RMA_API_URL and RMA_TOKEN),
+from an analyst's own machine. -o table (default), json or csv.`,
 	}
 	pf := report.PersistentFlags()
 	pf.StringVarP(&output, "output", "o", "table", "table, json or csv")
 	pf.StringVar(&from, "from", "", "start of the range (RFC 3339 or YYYY-MM-DD; default 30 days before --to)")
 	pf.StringVar(&to, "to", "", "end of the range (default now)")
+	pf.StringVar(&apiURL, "api", os.Getenv("RMA_API_URL"), "the rma API's URL: read the reports through it (env RMA_API_URL)")
+	pf.StringVar(&token, "token", os.Getenv("RMA_TOKEN"), "API token with the analyst role, for --api (env RMA_TOKEN)")
 	tmp := &cobra.Command{}
 	db.register(tmp)
 	pf.AddFlagSet(tmp.Flags())
+	// overAPI runs a report through the API when --api is given.
+	overAPI := func(cmd *cobra.Command, fn func(ctx context.Context, a apiBackend) (any, error)) (bool, error) {
+		if apiURL == "" {
+			return false, nil
+		}
+		if output != "table" && output != "json" && output != "csv" {
+			return true, fmt.Errorf("--output must be table, json or csv")
+		}
+		a, err := newAPIBackend(apiURL, token)
+		if err != nil {
+			return true, err
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+		defer cancel()
+		v, err := fn(ctx, a)
+		if err != nil {
+			return true, err
+		}
+		return true, printReport(cmd.OutOrStdout(), output, v)
+	}
+	rangeQuery := func() string {
+		q := url.Values{}
+		if from != "" {
+			q.Set("from", from)
+		}
+		if to != "" {
+			q.Set("to", to)
+		}
+		return q.Encode()
+	}
 
-	with := func(fn func(ctx context.Context, s *store.Store) (any, error)) func(*cobra.Command, []string) error {
+	with := func(fn func(ctx context.Context, s *store.Store) (any, error), api func(ctx context.Context, a apiBackend) (any, error)) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
+			if done, err := overAPI(cmd, api); done {
+				return err
+			}
 			if output != "table" && output != "json" && output != "csv" {
 				return fmt.Errorf("--output must be table, json or csv")
 			}
@@ -128,6 +167,9 @@ func newReportCmd() *cobra.Command {
 				return nil, err
 			}
 			return s.KPIs(ctx, f, t)
+		}, func(ctx context.Context, a apiBackend) (any, error) {
+			var k store.KPIs
+			return k, a.call(ctx, http.MethodGet, "/v1/analytics/kpis?"+rangeQuery(), nil, &k)
 		})}
 	reasons := &cobra.Command{Use: "reasons", Short: "Returned units by reason, grouped by sku, batch, reason, category or supplier", Args: cobra.NoArgs,
 		RunE: with(func(ctx context.Context, s *store.Store) (any, error) {
@@ -136,6 +178,15 @@ func newReportCmd() *cobra.Command {
 				return nil, err
 			}
 			return s.Reasons(ctx, groupBy, f, t)
+		}, func(ctx context.Context, a apiBackend) (any, error) {
+			var out struct {
+				Rows []store.ReasonRow `json:"rows"`
+			}
+			q := rangeQuery()
+			if q != "" {
+				q += "&"
+			}
+			return out.Rows, a.call(ctx, http.MethodGet, "/v1/analytics/reasons?"+q+"group_by="+url.QueryEscape(groupBy), nil, &out)
 		})}
 	reasons.Flags().StringVar(&groupBy, "group-by", "sku", "sku, batch, reason, category or supplier")
 	anomalies := &cobra.Command{Use: "anomalies", Short: "Batches whose return rate jumped above their SKU's baseline", Args: cobra.NoArgs,
@@ -145,6 +196,11 @@ func newReportCmd() *cobra.Command {
 				return nil, err
 			}
 			return s.Anomalies(ctx, p.Anomaly)
+		}, func(ctx context.Context, a apiBackend) (any, error) {
+			var out struct {
+				Anomalies []domain.Anomaly `json:"anomalies"`
+			}
+			return out.Anomalies, a.call(ctx, http.MethodGet, "/v1/analytics/anomalies", nil, &out)
 		})}
 	anomalies.Flags().StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML with the anomaly rule")
 	var file string
@@ -158,6 +214,13 @@ func newReportCmd() *cobra.Command {
 				return nil, err
 			}
 			return map[string]int{"imported": len(sales)}, nil
+		}, func(ctx context.Context, a apiBackend) (any, error) {
+			sales, err := readSalesCSV(file)
+			if err != nil {
+				return nil, err
+			}
+			var out map[string]any
+			return out, a.call(ctx, http.MethodPost, "/v1/analytics/sales", map[string]any{"sales": sales}, &out)
 		})}
 	importSales.Flags().StringVarP(&file, "file", "f", "", "CSV file with a header row sku,batch,units_sold (- for stdin)")
 	_ = importSales.MarkFlagRequired("file")

@@ -64,14 +64,20 @@ type returnCmd struct {
 	output string
 	actor  string
 	policy string
-	st     *store.Store
+	// apiURL and token, when set, send every command through the HTTP API
+	// instead of Temporal and the database.
+	apiURL, token string
 }
 
-// client dials Temporal, and opens the read model when one is configured
-// (--database-url, RMA_DATABASE_URL, or the rma dev in --data-dir): creating
-// a return needs it; show and list use it when there, so they cost no
-// Temporal action.
-func (rc *returnCmd) client(ctx context.Context) (*starter.Client, func(), error) {
+// backend is the HTTP API when --api is given; otherwise Temporal, and the
+// read model when one is configured (--database-url, RMA_DATABASE_URL, or
+// the rma dev in --data-dir): creating a return needs it; show and list
+// use it when there, so they cost no Temporal action.
+func (rc *returnCmd) backend(ctx context.Context) (returnsBackend, func(), error) {
+	if rc.apiURL != "" {
+		a, err := newAPIBackend(rc.apiURL, rc.token)
+		return a, func() {}, err
+	}
 	p, err := loadPolicy(rc.policy)
 	if err != nil {
 		return nil, nil, err
@@ -84,53 +90,68 @@ func (rc *returnCmd) client(ctx context.Context) (*starter.Client, func(), error
 	}
 	closeAll := c.Close
 	var reg starter.Registry
-	rc.st = nil
+	var st *store.Store
 	if url, err := rc.db.resolve(); err == nil {
-		st, err := store.Open(ctx, url)
+		st, err = store.Open(ctx, url)
 		if err != nil {
 			c.Close()
 			return nil, nil, err
 		}
-		rc.st, reg = st, st
+		reg = st
 		closeAll = func() { _ = st.Close(); c.Close() }
 	}
-	return starter.New(c, p, reg), closeAll, nil
+	return directBackend{s: starter.New(c, p, reg), st: st, actor: rc.actor}, closeAll, nil
 }
 
 func newReturnCmd() *cobra.Command {
 	rc := &returnCmd{}
 	cmd := &cobra.Command{
 		Use:   "return",
-		Short: "Start, inspect and command returns (talks to Temporal directly)",
-		Long: `Operate returns from a terminal. These commands talk to Temporal with the
---address / TEMPORAL_* settings (rma dev: 127.0.0.1:7233) and to the read
-model with --database-url / RMA_DATABASE_URL (or the rma dev in --data-dir),
-the same way the HTTP API does, so they work whether or not the API runs.
-"start" needs the read model; "show" and "list" use it when it is there and
-fall back to Temporal otherwise.`,
+		Short: "Start, inspect and command returns (Temporal directly, or the HTTP API with a token)",
+		Long: `Operate returns from a terminal, two ways:
+
+- Through the HTTP API with a token (--api URL --token T, or RMA_API_URL and
+  RMA_TOKEN): what agents, warehouse staff and analysts use from their own
+  machines. The token's roles decide what each command may do, and the
+  timeline records the token's subject.
+- Directly, as an operator: Temporal with the --address / TEMPORAL_*
+  settings (rma dev: 127.0.0.1:7233) and the read model with
+  --database-url / RMA_DATABASE_URL (or the rma dev in --data-dir), the
+  same way the API does, so they work whether or not the API runs. "start",
+  "queue" and "survey" need the read model; "show" and "list" use it when
+  it is there and fall back to Temporal otherwise. --actor names who acts.
+
+Examples:
+  export RMA_API_URL=http://127.0.0.1:8080 RMA_TOKEN=<token from rma token create>
+  rma return queue                           # support's queue, soonest deadline first
+  rma return claim RMA-3F2A9C01B7DE
+  rma return approve RMA-3F2A9C01B7DE --note "photo shows the defect"
+  rma return queue --role warehouse --assignee me`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVarP(&rc.output, "output", "o", "table", "output: table or json")
-	pf.StringVar(&rc.actor, "actor", "cli:"+envOr("USER", "operator"), "who is acting, recorded on the timeline")
+	pf.StringVar(&rc.actor, "actor", "cli:"+envOr("USER", "operator"), "who is acting, recorded on the timeline (direct mode; the API records the token's subject)")
+	pf.StringVar(&rc.apiURL, "api", os.Getenv("RMA_API_URL"), "the rma API's URL: send every command through it (env RMA_API_URL)")
+	pf.StringVar(&rc.token, "token", os.Getenv("RMA_TOKEN"), "API token for --api (env RMA_TOKEN)")
 	// Temporal and database flags on the parent so every subcommand has them.
 	tmp := &cobra.Command{}
 	rc.tf.register(tmp)
 	rc.db.register(tmp)
 	pf.AddFlagSet(tmp.Flags())
 
-	run := func(use, short string, args cobra.PositionalArgs, setup func(*cobra.Command), fn func(ctx context.Context, s *starter.Client, args []string) (any, error)) *cobra.Command {
+	run := func(use, short string, args cobra.PositionalArgs, setup func(*cobra.Command), fn func(ctx context.Context, b returnsBackend, args []string) (any, error)) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, args []string) error {
 			if rc.output != "table" && rc.output != "json" {
 				return fmt.Errorf("--output must be table or json")
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
 			defer cancel()
-			s, closeFn, err := rc.client(ctx)
+			b, closeFn, err := rc.backend(ctx)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			v, err := fn(ctx, s, args)
+			v, err := fn(ctx, b, args)
 			if err != nil {
 				return explain(err)
 			}
@@ -145,9 +166,9 @@ fall back to Temporal otherwise.`,
 	start := run("start -f FILE", "Open a return from a JSON request (API.md create body)", cobra.NoArgs, func(c *cobra.Command) {
 		c.Flags().StringVarP(&file, "file", "f", "", "request JSON file, or - for stdin")
 		c.Flags().StringVar(&key, "idempotency-key", "", "same key, same return")
-		c.Flags().StringVar(&rc.policy, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into the return")
+		c.Flags().StringVar(&rc.policy, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into the return (direct mode)")
 		_ = c.MarkFlagRequired("file")
-	}, func(ctx context.Context, s *starter.Client, _ []string) (any, error) {
+	}, func(ctx context.Context, b returnsBackend, _ []string) (any, error) {
 		var data []byte
 		var err error
 		if file == "-" {
@@ -164,12 +185,11 @@ fall back to Temporal otherwise.`,
 		if err := dec.Decode(&req); err != nil {
 			return nil, fmt.Errorf("request JSON: %w", err)
 		}
-		res, err := s.Create(ctx, key, req, rc.actor)
-		return res.Return, err
+		return b.Create(ctx, key, req)
 	})
 
 	show := run("show ID", "Show a return: status, deadline, who it waits on, timeline", cobra.ExactArgs(1), nil,
-		func(ctx context.Context, s *starter.Client, args []string) (any, error) { return s.Get(ctx, args[0]) })
+		func(ctx context.Context, b returnsBackend, args []string) (any, error) { return b.Get(ctx, args[0]) })
 
 	var f starter.Filter
 	var size int
@@ -179,76 +199,101 @@ fall back to Temporal otherwise.`,
 		c.Flags().StringVar(&f.CustomerID, "customer", "", "customer ID")
 		c.Flags().StringVar(&f.SKU, "sku", "", "SKU")
 		c.Flags().IntVar(&size, "limit", 50, "at most this many")
-	}, func(ctx context.Context, s *starter.Client, _ []string) (any, error) {
-		if rc.st != nil {
-			items, _, err := rc.st.List(ctx, store.Filter{Status: f.Status, OrderID: f.OrderID, CustomerID: f.CustomerID, SKU: f.SKU}, size, "")
-			out := make([]starter.Summary, 0, len(items))
-			for _, it := range items {
-				out = append(out, starter.Summary{ID: it.ID, Status: it.Status, OrderID: it.OrderID, CustomerID: it.CustomerID, Kind: it.Kind, SKUs: it.SKUs, Deadline: it.Deadline, CreatedAt: it.CreatedAt})
-			}
-			return out, err
-		}
-		p, err := s.List(ctx, f, size, nil)
-		return p.Items, err
-	})
+	}, func(ctx context.Context, b returnsBackend, _ []string) (any, error) { return b.List(ctx, f, size) })
 
-	var note, reason, question string
-	cmdUpdate := func(use, short, name string, flags func(*cobra.Command), arg func() interface{ Validate() error }) *cobra.Command {
-		return run(use, short, cobra.ExactArgs(1), flags, func(ctx context.Context, s *starter.Client, args []string) (any, error) {
-			return updateAndShow(ctx, s, args[0], name, arg())
+	var qf store.QueueFilter
+	queue := run("queue", "A work queue, soonest deadline first: support's review queue, or the warehouse's parcels", cobra.NoArgs, func(c *cobra.Command) {
+		c.Flags().StringVar(&qf.Queue, "role", "", "support (review, answers, needs_attention) or warehouse (parcels to receive and inspect); default: the token's role (support in direct mode)")
+		c.Flags().StringVar(&qf.Team, "team", "", "only this team's")
+		c.Flags().StringVar(&qf.Assignee, "assignee", "", "only this assignee's (me: yours)")
+	}, func(ctx context.Context, b returnsBackend, _ []string) (any, error) { return b.Queue(ctx, qf) })
+
+	claim := run("claim ID", "Take a return: assign it to yourself (the token's subject, or --actor)", cobra.ExactArgs(1), nil,
+		func(ctx context.Context, b returnsBackend, args []string) (any, error) { return b.Claim(ctx, args[0]) })
+
+	var note, reason, question, answer, assignee, method, choice, sku, lineID, action, outcome, comment string
+	var photos []string
+	var score int
+	cmdUpdate := func(use, short, name string, flags func(*cobra.Command), arg func() any) *cobra.Command {
+		return run(use, short, cobra.ExactArgs(1), flags, func(ctx context.Context, b returnsBackend, args []string) (any, error) {
+			return b.Command(ctx, args[0], name, arg())
 		})
 	}
 	noteFlag := func(c *cobra.Command) { c.Flags().StringVar(&note, "note", "", "note for the timeline") }
+	required := func(c *cobra.Command, name, usage string, dst *string) {
+		c.Flags().StringVar(dst, name, "", usage)
+		_ = c.MarkFlagRequired(name)
+	}
 	approve := cmdUpdate("approve ID", "Approve a return under review", workflows.UpdateApprove, noteFlag,
-		func() interface{ Validate() error } { return &workflows.ApproveInput{Actor: rc.actor, Note: note} })
+		func() any { return &workflows.ApproveInput{Actor: rc.actor, Note: note} })
 	decline := cmdUpdate("decline ID --reason TEXT", "Decline a return under review", workflows.UpdateDecline, func(c *cobra.Command) {
 		noteFlag(c)
-		c.Flags().StringVar(&reason, "reason", "", "why (told to the customer)")
-		_ = c.MarkFlagRequired("reason")
-	}, func() interface{ Validate() error } {
-		return &workflows.DeclineInput{Actor: rc.actor, Reason: reason, Note: note}
-	})
+		required(c, "reason", "why (told to the customer)", &reason)
+	}, func() any { return &workflows.DeclineInput{Actor: rc.actor, Reason: reason, Note: note} })
 	requestInfo := cmdUpdate("request-info ID --question TEXT", "Ask the customer for more information (stops the decision clock)", workflows.UpdateRequestInfo, func(c *cobra.Command) {
-		c.Flags().StringVar(&question, "question", "", "what to ask")
-		_ = c.MarkFlagRequired("question")
-	}, func() interface{ Validate() error } {
-		return &workflows.RequestInfoInput{Actor: rc.actor, Question: question}
+		required(c, "question", "what to ask", &question)
+	}, func() any { return &workflows.RequestInfoInput{Actor: rc.actor, Question: question} })
+	info := cmdUpdate("info ID --answer TEXT [--photo URL]...", "Answer support's question (for the customer)", workflows.UpdateInfo, func(c *cobra.Command) {
+		required(c, "answer", "the answer", &answer)
+		c.Flags().StringArrayVar(&photos, "photo", nil, "a photo URL (repeat)")
+	}, func() any { return &workflows.InfoInput{Actor: rc.actor, Answer: answer, Photos: photos} })
+	shippingChoice := cmdUpdate("shipping-choice ID --method pickup|dropoff", "Choose how the parcel comes back (books the label)", workflows.UpdateShippingChoice, func(c *cobra.Command) {
+		required(c, "method", "pickup or dropoff", &method)
+	}, func() any {
+		return &workflows.ShippingChoiceInput{Actor: rc.actor, Method: domain.ShippingMethod(method)}
+	})
+	exchangeChoice := cmdUpdate("exchange-choice ID --choice wait|variant|refund|store_credit [--sku SKU]", "Answer the out-of-stock choice of an exchange", workflows.UpdateExchangeChoice, func(c *cobra.Command) {
+		required(c, "choice", "wait, variant, refund or store_credit", &choice)
+		c.Flags().StringVar(&sku, "sku", "", "the variant's SKU (choice variant)")
+		c.Flags().StringVar(&lineID, "line", "", "the line, when several wait for a choice")
+	}, func() any {
+		return &workflows.ExchangeChoiceInput{Actor: rc.actor, LineID: lineID, Choice: domain.ExchangeChoice(choice), SKU: sku}
 	})
 	cancelCmd := cmdUpdate("cancel ID", "Cancel a return not yet received (undoes label, stock, holds)", workflows.UpdateCancel, func(c *cobra.Command) {
 		c.Flags().StringVar(&reason, "reason", "", "why")
-	}, func() interface{ Validate() error } { return &workflows.CancelInput{Actor: rc.actor, Reason: reason} })
+	}, func() any { return &workflows.CancelInput{Actor: rc.actor, Reason: reason} })
 	receive := cmdUpdate("receive ID", "Record that the parcel arrived at the warehouse", workflows.UpdateReceive, noteFlag,
-		func() interface{ Validate() error } { return &workflows.ReceiveInput{Actor: rc.actor, Note: note} })
+		func() any { return &workflows.ReceiveInput{Actor: rc.actor, Note: note} })
+	addNote := cmdUpdate("note ID --note TEXT", "Add an internal note (staff only)", workflows.UpdateNote, func(c *cobra.Command) {
+		required(c, "note", "the note", &note)
+	}, func() any { return &workflows.NoteInput{Actor: rc.actor, Note: note} })
+	repairDone := cmdUpdate("repair-done ID --line LINE", "Say a repaired line is ready to go back", workflows.UpdateRepairDone, func(c *cobra.Command) {
+		required(c, "line", "the line ID", &lineID)
+		noteFlag(c)
+	}, func() any { return &workflows.RepairDoneInput{Actor: rc.actor, LineID: lineID, Note: note} })
+	attention := cmdUpdate("attention ID --action retry|abandon [--outcome completed|cancelled]", "Resolve a return in needs_attention: retry the failed step, or abandon it as settled by hand", workflows.UpdateResolveAttention, func(c *cobra.Command) {
+		required(c, "action", "retry or abandon", &action)
+		c.Flags().StringVar(&outcome, "outcome", "", "for abandon: the status support settled it in (completed or cancelled)")
+		noteFlag(c)
+	}, func() any {
+		return &workflows.ResolveAttentionInput{Actor: rc.actor, Action: action, Outcome: domain.Status(outcome), Note: note}
+	})
+	assign := cmdUpdate("assign ID --to ASSIGNEE [--reason TEXT]", "Give a return to another agent, warehouse user or team", workflows.UpdateAssign, func(c *cobra.Command) {
+		required(c, "to", "the assignee: a token subject (support:amy) or a team", &assignee)
+		c.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
+	}, func() any { return &workflows.AssignInput{Actor: rc.actor, Assignee: assignee, Reason: reason} })
+	survey := run("survey ID --score 1-5 [--comment TEXT]", "Record the customer's survey answer (completed returns)", cobra.ExactArgs(1), func(c *cobra.Command) {
+		c.Flags().IntVar(&score, "score", 0, "1 to 5")
+		c.Flags().StringVar(&comment, "comment", "", "free text")
+		_ = c.MarkFlagRequired("score")
+	}, func(ctx context.Context, b returnsBackend, args []string) (any, error) {
+		return b.Survey(ctx, args[0], workflows.SurveyInput{Actor: rc.actor, Score: score, Comment: comment})
+	})
 	var items []string
 	inspect := run("inspect ID --item LINE=RESULT:DISPOSITION[:NOTE]...", "Record inspection per line", cobra.ExactArgs(1), func(c *cobra.Command) {
 		c.Flags().StringArrayVar(&items, "item", nil, "e.g. L1=pass:restock or L2=fail:quarantine:scratched (repeat per line)")
 		_ = c.MarkFlagRequired("item")
 		c.Example = "  rma return inspect RMA-3F2A9C01B7DE --item L1=pass:restock --item L2=fail:quarantine:cracked"
-	}, func(ctx context.Context, s *starter.Client, args []string) (any, error) {
+	}, func(ctx context.Context, b returnsBackend, args []string) (any, error) {
 		in, err := parseItems(rc.actor, items)
 		if err != nil {
 			return nil, err
 		}
-		return updateAndShow(ctx, s, args[0], workflows.UpdateInspection, &in)
+		return b.Command(ctx, args[0], workflows.UpdateInspection, &in)
 	})
-	cmd.AddCommand(start, show, list, approve, decline, requestInfo, cancelCmd, receive, inspect)
+	cmd.AddCommand(start, show, list, queue, claim, assign, approve, decline, requestInfo, info, shippingChoice, exchangeChoice,
+		cancelCmd, receive, inspect, addNote, repairDone, attention, survey)
 	return cmd
-}
-
-// updateAndShow sends a command and shows the return as it stands after it.
-// The CLI reaches Temporal itself, which only operators can: it acts as
-// admin (the update validators check roles).
-func updateAndShow(ctx context.Context, s *starter.Client, id, name string, arg interface{ Validate() error }) (any, error) {
-	if err := arg.Validate(); err != nil {
-		return nil, err
-	}
-	if a, ok := arg.(interface{ SetActorRoles([]string) }); ok {
-		a.SetActorRoles([]string{domain.RoleAdmin})
-	}
-	if _, err := s.Update(ctx, id, name, "", arg); err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, id)
 }
 
 // parseItems reads --item LINE=RESULT:DISPOSITION[:NOTE] flags.
@@ -332,6 +377,23 @@ func render(w io.Writer, output string, v any) error {
 				dl = s.Deadline.Local().Format("2006-01-02 15:04")
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Status, s.OrderID, s.CustomerID, s.Kind, strings.Join(s.SKUs, ","), dl)
+		}
+	case queueList:
+		fmt.Fprintf(tw, "%s queue: %d waiting, %d overdue\n", x.Queue, len(x.Items), x.Overdue)
+		fmt.Fprintln(tw, "ID\tSTATUS\tTEAM\tASSIGNEE\tDEADLINE\tLEFT\tBREACHES\tORDER\tTIER")
+		for _, it := range x.Items {
+			dl, left := "-", "-"
+			if it.Deadline != nil {
+				dl = it.DeadlineKind + " " + it.Deadline.Local().Format("01-02 15:04")
+			}
+			if it.SecondsLeft != nil {
+				left = (time.Duration(*it.SecondsLeft) * time.Second).String()
+				if it.Overdue {
+					left = "OVERDUE " + (time.Duration(-*it.SecondsLeft) * time.Second).String()
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.Status, orDash(it.Team), orDash(it.Assignee), dl, left,
+				orDash(strings.Join(it.SLABreaches, ",")), it.OrderID, it.Tier)
 		}
 	default:
 		enc := json.NewEncoder(w)
