@@ -56,6 +56,8 @@ func (s *Server) routes() []route {
 		})},
 		{method: "POST", path: "/v1/returns/{id}/assign", roles: workflows.CommandRoles(workflows.UpdateAssign), handle: command(s, workflows.UpdateAssign, func(in *workflows.AssignInput, p Principal) { in.Actor = p.Subject })},
 		{method: "GET", path: "/v1/queue", roles: []string{RoleSupport, RoleWarehouse}, handle: s.queue},
+		{method: "GET", path: "/v1/ops/late", roles: []string{RoleSupport}, handle: s.late},
+		{method: "GET", path: "/v1/ops/stuck", roles: []string{RoleSupport}, handle: s.stuck},
 		{method: "POST", path: "/v1/webhooks/carrier", signed: true, handle: s.carrierWebhook},
 		{method: "GET", path: "/v1/tasks", roles: []string{RoleSupport}, handle: s.tasks},
 		{method: "GET", path: "/v1/carrier-events", roles: []string{RoleSupport}, handle: s.carrierEvents},
@@ -191,6 +193,26 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, p Principal) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"queue": f.Queue, "items": items, "overdue": overdue})
+}
+
+// late lists open returns past their deadline or with a breached SLA.
+func (s *Server) late(w http.ResponseWriter, r *http.Request, _ Principal) {
+	items, err := s.cfg.Store.Late(r.Context(), s.cfg.Now(), 0)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"at": s.cfg.Now().UTC(), "items": items})
+}
+
+// stuck lists returns that cannot go on by themselves, with the last error.
+func (s *Server) stuck(w http.ResponseWriter, r *http.Request, _ Principal) {
+	items, err := s.cfg.Store.Stuck(r.Context(), 0)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, p Principal) {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -111,5 +112,67 @@ func TestWorkQueueThroughTheCLIOverTheAPI(t *testing.T) {
 	}
 	if out, err = d.apiCLI(analyst, "return", "queue"); err == nil {
 		t.Fatalf("an analyst has no queue:\n%s", out)
+	}
+}
+
+// TestOnCallTooling: rma ops over the API, as on-call uses it. A review
+// whose reply SLA passed is late; an exchange whose SKU the inventory does
+// not know is stuck in needs_attention with the partner's error; once the
+// SKU is stocked, retry --all --dry-run names it and retry --all re-drives
+// it.
+func TestOnCallTooling(t *testing.T) {
+	d := newDev(t, `review:
+  reply_sla: 3s
+  reply_reminder_before: 1s
+  decision_sla: 1h
+`)
+	ops := d.token("--role", "support", "--subject", "ops:kim")
+	slow := d.create(returnRequest("SO-OPS-1", "C-OPS-1", "SKU-RED-M", 19900, "changed_mind", "refund"))
+	d.waitFor(slow, "the reply SLA breached", func(r domain.Return) bool { return len(r.SLABreaches) > 0 })
+	ex := returnRequest("SO-OPS-2", "C-OPS-2", "SKU-RED-M", 19900, "defective", "exchange")
+	ex["lines"].([]any)[0].(map[string]any)["exchange_sku"] = "SKU-NEW-OPS"
+	stuck := d.create(ex)
+	d.waitStatus(stuck, domain.StatusNeedsAttention)
+
+	out, err := d.apiCLI(ops, "ops", "late")
+	t.Logf("rma ops late:\n%s", out)
+	if err != nil || !strings.Contains(out, slow) || !strings.Contains(out, "review_reply") || strings.Contains(out, stuck) {
+		t.Fatalf("ops late: %v\n%s", err, out)
+	}
+	out, err = d.apiCLI(ops, "ops", "stuck")
+	t.Logf("rma ops stuck:\n%s", out)
+	if err != nil || !strings.Contains(out, stuck) || !strings.Contains(out, "needs_attention") || !strings.Contains(out, "SKU-NEW-OPS") {
+		t.Fatalf("ops stuck: %v\n%s", err, out)
+	}
+	// The cause is fixed: the SKU is stocked.
+	req, _ := http.NewRequest("PUT", d.simURL(2, "/v1/stock/SKU-NEW-OPS"), strings.NewReader(`{"available": 10, "unit_price": {"amount": 19900, "currency": "CNY"}}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stock the SKU: %v", err)
+	}
+	resp.Body.Close()
+	out, err = d.apiCLI(ops, "ops", "retry", "--all", "--dry-run")
+	t.Logf("rma ops retry --all --dry-run:\n%s", out)
+	if err != nil || strings.TrimSpace(out) != "would retry "+stuck {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	if r := d.get(stuck); r.Status != domain.StatusNeedsAttention {
+		t.Fatalf("the dry run changed %s: %s", stuck, r.Status)
+	}
+	out, err = d.apiCLI(ops, "ops", "retry", "--all", "--note", "SKU stocked")
+	t.Logf("rma ops retry --all:\n%s", out)
+	if err != nil || !strings.Contains(out, stuck+": retried") {
+		t.Fatalf("retry: %v\n%s", err, out)
+	}
+	r := d.waitFor(stuck, "re-driven past the reservation", func(r domain.Return) bool { return r.Status != domain.StatusNeedsAttention })
+	var byOps bool
+	for _, e := range r.Timeline {
+		byOps = byOps || (e.Type == "attention_retry" && e.Actor == "ops:kim")
+	}
+	if !byOps {
+		t.Fatalf("the retry is not on the timeline as ops:kim's: %+v", r.Timeline)
+	}
+	if out, _ = d.apiCLI(ops, "ops", "stuck"); strings.Contains(out, stuck) {
+		t.Fatalf("still stuck after the retry:\n%s", out)
 	}
 }

@@ -67,3 +67,44 @@ func TestWorkQueues(t *testing.T) {
 		t.Fatalf("unknown queue: %v", err)
 	}
 }
+
+// On-call's lists: open returns past their deadline or with a breached
+// SLA, and the ones that cannot go on by themselves, with the last error.
+func TestLateAndStuck(t *testing.T) {
+	s := newStore(t)
+	now := t0.Add(10 * time.Hour)
+	put := func(id string, status domain.Status, deadline time.Duration, mut func(*domain.Return)) {
+		r := fixture{id: id, status: status, created: t0}.ret()
+		if deadline != 0 {
+			r.Deadline = domain.DeadlineAt("pickup", now.Add(deadline))
+		}
+		if mut != nil {
+			mut(&r)
+		}
+		project(t, s, 1, r)
+	}
+	put("L-PAST", domain.StatusAwaitingShipment, -90*time.Minute, nil)
+	put("L-BREACH", domain.StatusPendingReview, 2*time.Hour, func(r *domain.Return) { r.SLABreaches = []string{"reply_sla"} })
+	put("L-FINE", domain.StatusAwaitingShipment, time.Hour, nil)
+	put("L-DONE", domain.StatusCompleted, -5*time.Hour, func(r *domain.Return) { r.SLABreaches = []string{"inspection"} })
+	put("S-ATT", domain.StatusNeedsAttention, 0, func(r *domain.Return) {
+		r.Attention = &domain.Attention{Step: "refund-L1", Error: "payments: 503 unavailable", Since: now.Add(-time.Hour), Resume: domain.StatusResolving}
+	})
+	put("S-CLAIM", domain.StatusInTransit, 5*time.Hour, func(r *domain.Return) { r.ClaimError = "carrier claims API down" })
+	ctx := context.Background()
+	late, err := s.Late(ctx, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(late) != 2 || late[0].ID != "L-PAST" || late[0].LateSeconds != 5400 || late[1].ID != "L-BREACH" || late[1].LateSeconds != 0 || late[1].SLABreaches[0] != "reply_sla" {
+		t.Fatalf("late: %+v", late)
+	}
+	stuck, err := s.Stuck(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stuck) != 2 || stuck[0].ID != "S-ATT" || stuck[0].Step != "refund-L1" || stuck[0].Error != "payments: 503 unavailable" || stuck[0].Resume != "resolving" ||
+		stuck[0].Since == nil || stuck[1].ID != "S-CLAIM" || stuck[1].ClaimError == "" {
+		t.Fatalf("stuck: %+v", stuck)
+	}
+}

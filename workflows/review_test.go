@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rma-dev/rma/activities"
@@ -332,4 +333,24 @@ func TestClaimAndReassign(t *testing.T) {
 	require.Empty(t, c.Assignee)
 	require.Empty(t, c.Team)
 	require.Zero(t, countType(c, "assigned"))
+}
+
+// Ops read where a return is on its page in the Temporal UI: the workflow
+// metadata's current details (the query the UI runs) name the status, whom
+// it waits on, the next deadline and the assignee.
+func TestCurrentDetailsForTheTemporalUI(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Hour, func() {
+		v, err := h.env.QueryWorkflow("__temporal_workflow_metadata")
+		require.NoError(t, err)
+		var md sdkpb.WorkflowMetadata
+		require.NoError(t, v.Get(&md))
+		d := md.GetCurrentDetails()
+		for _, want := range []string{"**pending_review**", "Waiting on: support", "Next deadline: reply_sla at ", "Assignee: support"} {
+			require.Contains(t, d, want)
+		}
+		h.mustUpdate(workflows.UpdateCancel, workflows.CancelInput{Actor: "support:amy"})
+	})
+	r := h.run(manual())
+	require.Equal(t, domain.StatusCancelled, r.Status)
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -356,4 +357,33 @@ func (r *returnRun) publish(ctx workflow.Context) {
 	}
 	r.answer()
 	r.upsertSearch(ctx)
+	// What ops read on the workflow's page in the Temporal UI: workflow
+	// metadata, in memory, neither a command nor billed.
+	workflow.SetCurrentDetails(ctx, r.currentDetails())
+}
+
+// currentDetails says where the return is: its status and stage, whom it
+// waits on, its next deadline, who works it, and what failed, if anything.
+// Markdown, as the Temporal UI renders it; no customer data.
+func (r *returnRun) currentDetails() string {
+	lines := []string{fmt.Sprintf("**%s** (stage %s, seq %d)", r.v.Status, r.stage, r.v.Seq)}
+	if r.v.WaitingOn != nil {
+		lines = append(lines, "Waiting on: "+string(*r.v.WaitingOn))
+	}
+	if r.v.Deadline != nil {
+		lines = append(lines, "Next deadline: "+r.v.Deadline.Kind+" at "+domain.FormatTime(r.v.Deadline.At))
+	}
+	if r.doing != "" {
+		lines = append(lines, "Doing: "+r.doing)
+	}
+	if r.v.Assignee != "" {
+		lines = append(lines, "Assignee: "+r.v.Assignee)
+	}
+	if a := r.v.Attention; a != nil {
+		lines = append(lines, "Needs attention: "+a.Step+": "+a.Error)
+	}
+	if len(r.v.SLABreaches) > 0 {
+		lines = append(lines, "SLA breaches: "+strings.Join(r.v.SLABreaches, ", "))
+	}
+	return strings.Join(lines, "\n\n")
 }

@@ -32,6 +32,18 @@ type returnsBackend interface {
 	Claim(ctx context.Context, id string) (domain.Return, error)
 	Survey(ctx context.Context, id string, in workflows.SurveyInput) (domain.Return, error)
 	Queue(ctx context.Context, f store.QueueFilter) (queueList, error)
+	Late(ctx context.Context) (lateList, error)
+	Stuck(ctx context.Context) (stuckList, error)
+}
+
+// lateList and stuckList are on-call's lists (rma ops).
+type lateList struct {
+	At    time.Time        `json:"at"`
+	Items []store.LateItem `json:"items"`
+}
+
+type stuckList struct {
+	Items []store.StuckItem `json:"items"`
 }
 
 // queueList is a work queue as GET /v1/queue answers it.
@@ -119,6 +131,23 @@ func (d directBackend) Queue(ctx context.Context, f store.QueueFilter) (queueLis
 		}
 	}
 	return q, err
+}
+
+func (d directBackend) Late(ctx context.Context) (lateList, error) {
+	if d.st == nil {
+		return lateList{}, errors.New("late returns are read from the read model: give --database-url (or use --api)")
+	}
+	now := time.Now().UTC()
+	items, err := d.st.Late(ctx, now, 0)
+	return lateList{At: now, Items: items}, err
+}
+
+func (d directBackend) Stuck(ctx context.Context) (stuckList, error) {
+	if d.st == nil {
+		return stuckList{}, errors.New("stuck returns are read from the read model: give --database-url (or use --api)")
+	}
+	items, err := d.st.Stuck(ctx, 0)
+	return stuckList{Items: items}, err
 }
 
 // apiBackend is the HTTP API with a bearer token: what the token's roles
@@ -271,4 +300,14 @@ func (a apiBackend) Queue(ctx context.Context, f store.QueueFilter) (queueList, 
 	}
 	var out queueList
 	return out, a.call(ctx, http.MethodGet, "/v1/queue?"+q.Encode(), nil, &out)
+}
+
+func (a apiBackend) Late(ctx context.Context) (lateList, error) {
+	var out lateList
+	return out, a.call(ctx, http.MethodGet, "/v1/ops/late", nil, &out)
+}
+
+func (a apiBackend) Stuck(ctx context.Context) (stuckList, error) {
+	var out stuckList
+	return out, a.call(ctx, http.MethodGet, "/v1/ops/stuck", nil, &out)
 }

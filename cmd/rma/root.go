@@ -39,7 +39,7 @@ README "Running in production" and deploy/README.md show the whole setup.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newPolicyCmd(), newDevCmd(), newWorkerCmd(), newAPICmd(), newSimCmd(), newReturnCmd(), newMigrateCmd(), newReportCmd(), newTemporalCmd(), newTokenCmd(), newKeyCmd(), newCodecServerCmd(), newSetupCmd(), newProbeCmd())
+	root.AddCommand(newVersionCmd(), newPolicyCmd(), newDevCmd(), newWorkerCmd(), newAPICmd(), newSimCmd(), newReturnCmd(), newMigrateCmd(), newReportCmd(), newTemporalCmd(), newTokenCmd(), newKeyCmd(), newCodecServerCmd(), newSetupCmd(), newProbeCmd(), newOpsCmd())
 	return root
 }
 

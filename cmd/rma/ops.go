@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/workflows"
+)
+
+// newOpsCmd is on-call's tooling: what is late, what is stuck, and the
+// re-drive once the cause is fixed. It works like rma return: over the API
+// with a support token, or directly against Temporal and the read model.
+func newOpsCmd() *cobra.Command {
+	rc := &returnCmd{}
+	cmd := &cobra.Command{
+		Use:   "ops",
+		Short: "On-call: late and stuck returns, and re-driving them (over the API or directly)",
+		Long: `rma ops lists what needs on-call's eyes and re-drives it:
+
+  rma ops late                  open returns past their deadline (the workflow has not acted
+                                yet: a worker outage, a lagging queue) or with a breached SLA
+  rma ops stuck                 returns in needs_attention with the failed step and its last
+                                error, and carrier claims that could not be filed
+  rma ops retry ID...           re-drive needs_attention returns once the cause is fixed
+  rma ops retry --all --dry-run show what retry --all would re-drive
+
+Like rma return, it works over the HTTP API with a support token (--api,
+--token, or RMA_API_URL and RMA_TOKEN) or directly (Temporal and
+--database-url). The Temporal UI and CLI find the same returns with the
+visibility queries in the README ("Where to look in the Temporal UI").`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVarP(&rc.output, "output", "o", "table", "output: table or json")
+	pf.StringVar(&rc.actor, "actor", "ops:"+envOr("USER", "operator"), "who is acting, recorded on the timeline (direct mode)")
+	pf.StringVar(&rc.apiURL, "api", os.Getenv("RMA_API_URL"), "the rma API's URL (env RMA_API_URL)")
+	pf.StringVar(&rc.token, "token", os.Getenv("RMA_TOKEN"), "API token with the support role, for --api (env RMA_TOKEN)")
+	tmp := &cobra.Command{}
+	rc.tf.register(tmp)
+	rc.db.register(tmp)
+	pf.AddFlagSet(tmp.Flags())
+
+	with := func(fn func(ctx context.Context, b returnsBackend, out io.Writer, args []string) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			if rc.output != "table" && rc.output != "json" {
+				return fmt.Errorf("--output must be table or json")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
+			defer cancel()
+			b, closeFn, err := rc.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			return explain(fn(ctx, b, cmd.OutOrStdout(), args))
+		}
+	}
+	late := &cobra.Command{Use: "late", Short: "Open returns past their deadline or with a breached SLA", Args: cobra.NoArgs,
+		RunE: with(func(ctx context.Context, b returnsBackend, out io.Writer, _ []string) error {
+			l, err := b.Late(ctx)
+			if err != nil {
+				return err
+			}
+			if rc.output == "json" {
+				return render(out, "json", l)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			defer tw.Flush()
+			fmt.Fprintf(tw, "%d late at %s\n", len(l.Items), l.At.Local().Format("2006-01-02 15:04:05"))
+			fmt.Fprintln(tw, "ID\tSTATUS\tWAITING ON\tDEADLINE\tLATE BY\tSLA BREACHES\tASSIGNEE\tORDER")
+			for _, it := range l.Items {
+				dl, by := "-", "-"
+				if it.Deadline != nil {
+					dl = it.DeadlineKind + " " + it.Deadline.Local().Format("01-02 15:04")
+				}
+				if it.LateSeconds > 0 {
+					by = (time.Duration(it.LateSeconds) * time.Second).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.Status, orDash(it.WaitingOn), dl, by, orDash(strings.Join(it.SLABreaches, ",")), orDash(it.Assignee), it.OrderID)
+			}
+			return nil
+		})}
+	stuck := &cobra.Command{Use: "stuck", Short: "Returns that cannot go on by themselves, with the last error", Args: cobra.NoArgs,
+		RunE: with(func(ctx context.Context, b returnsBackend, out io.Writer, _ []string) error {
+			l, err := b.Stuck(ctx)
+			if err != nil {
+				return err
+			}
+			if rc.output == "json" {
+				return render(out, "json", l)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			defer tw.Flush()
+			fmt.Fprintf(tw, "%d stuck\n", len(l.Items))
+			fmt.Fprintln(tw, "ID\tSTATUS\tSTEP\tSINCE\tLAST ERROR\tORDER")
+			for _, it := range l.Items {
+				since, step, msg := "-", it.Step, it.Error
+				if it.Since != nil {
+					since = it.Since.Local().Format("01-02 15:04")
+				}
+				if step == "" && it.ClaimError != "" {
+					step, msg = "carrier claim", it.ClaimError
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.Status, orDash(step), since, orDash(msg), it.OrderID)
+			}
+			return nil
+		})}
+	var all, dryRun bool
+	var note string
+	retry := &cobra.Command{Use: "retry [ID...] [--all] [--dry-run]", Short: "Re-drive needs_attention returns once the cause is fixed (the failed step runs again with the same key)",
+		RunE: with(func(ctx context.Context, b returnsBackend, out io.Writer, args []string) error {
+			ids := args
+			if all {
+				if len(args) > 0 {
+					return errors.New("give IDs or --all, not both")
+				}
+				l, err := b.Stuck(ctx)
+				if err != nil {
+					return err
+				}
+				for _, it := range l.Items {
+					if it.Status == string(domain.StatusNeedsAttention) {
+						ids = append(ids, it.ID)
+					}
+				}
+			}
+			if len(ids) == 0 {
+				fmt.Fprintln(out, "nothing to retry")
+				return nil
+			}
+			failed := 0
+			for _, id := range ids {
+				if dryRun {
+					fmt.Fprintf(out, "would retry %s\n", id)
+					continue
+				}
+				r, err := b.Command(ctx, id, workflows.UpdateResolveAttention, &workflows.ResolveAttentionInput{Actor: rc.actor, Action: "retry", Note: note})
+				if err != nil {
+					failed++
+					fmt.Fprintf(out, "%s: %v\n", id, explain(err))
+					continue
+				}
+				fmt.Fprintf(out, "%s: retried, now %s\n", id, r.Status)
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d retries refused", failed, len(ids))
+			}
+			return nil
+		})}
+	retry.Flags().BoolVar(&all, "all", false, "every return in needs_attention")
+	retry.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be retried, change nothing")
+	retry.Flags().StringVar(&note, "note", "", "why, for the timeline (e.g. the carrier is back)")
+	cmd.AddCommand(late, stuck, retry)
+	return cmd
+}
