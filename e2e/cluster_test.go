@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -100,6 +101,9 @@ func TestRealTemporalCluster(t *testing.T) {
 					return fmt.Errorf("%s did no work for any return", w.Name)
 				}
 			}
+			if err := checkMetrics(t, sys, views); err != nil {
+				return err
+			}
 			if err := checkSetupIdempotent(ctx, t, sys); err != nil {
 				return err
 			}
@@ -137,6 +141,82 @@ func TestRealTemporalCluster(t *testing.T) {
 		t.Fatalf("process logs are in %s", dir)
 	}
 	_ = os.RemoveAll(dir)
+}
+
+// checkMetrics scrapes the API's and a worker's /metrics: the SDK's
+// metrics, the partner calls, the business figures matching the read
+// model, and every metric the Grafana dashboard (deploy/grafana/rma.json)
+// charts.
+func checkMetrics(t *testing.T, sys *rmatopology.System, views map[string]domain.Return) error {
+	scrape := func(u string) (string, error) {
+		resp, err := http.Get(u)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("%s: %s", u, resp.Status)
+		}
+		return string(b), err
+	}
+	apiText, err := scrape(sys.APIMetricsURL)
+	if err != nil {
+		return err
+	}
+	workerText, err := scrape(sys.Workers[1].Health + "/metrics")
+	if err != nil {
+		return err
+	}
+	completed := 0
+	for _, r := range views {
+		if r.Status == domain.StatusCompleted {
+			completed++
+		}
+	}
+	for _, want := range []string{fmt.Sprintf(`rma_returns{status="completed"} %d`, completed), "rma_read_model_up 1", `rma_refunded_minor_units_total{currency="CNY"}`, "temporal_request_total"} {
+		if !strings.Contains(apiText, want) {
+			return fmt.Errorf("the API's /metrics lacks %q", want)
+		}
+	}
+	for _, want := range []string{`rma_partner_request_seconds_count{method="POST",outcome="ok",partner="payments"}`, `partner="carrier"`, `partner="inventory"`,
+		"temporal_workflow_task_schedule_to_start_latency_seconds_bucket", `component="worker"`} {
+		if !strings.Contains(workerText, want) {
+			return fmt.Errorf("the worker's /metrics lacks %q", want)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "rma.json"))
+	if err != nil {
+		return err
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		return fmt.Errorf("grafana dashboard: %w", err)
+	}
+	exported := apiText + workerText
+	// Series that exist only once something happened (a breach).
+	mayBeEmpty := map[string]bool{"rma_sla_breaches": true}
+	name := regexp.MustCompile(`\b(rma|temporal)_[a-z_]+`)
+	charted := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				charted++
+				if !strings.Contains(exported, "\n"+m) && !mayBeEmpty[m] {
+					return fmt.Errorf("dashboard panel %q charts %s, which no process exports", p.Title, m)
+				}
+			}
+		}
+	}
+	t.Logf("/metrics: API %d bytes, worker %d bytes; the dashboard's %d panels chart %d metric references, all exported", len(apiText), len(workerText), len(dash.Panels), charted)
+	return nil
 }
 
 // checkSetupIdempotent: rma setup again on the topology's namespace

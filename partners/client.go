@@ -33,8 +33,21 @@ type client struct {
 	auth webhook.Credential
 }
 
-func newClient(base string, auth webhook.Credential) client {
-	return client{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: 10 * time.Second}, auth: auth}
+func newClient(base string, auth webhook.Credential, opts []Option) client {
+	c := client{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: 10 * time.Second}, auth: auth}
+	for _, o := range opts {
+		o(c.hc)
+	}
+	return c
+}
+
+// Option configures an adapter's HTTP client.
+type Option func(*http.Client)
+
+// WithTransport sends the adapter's calls through rt (metrics.Set.Partner
+// times and counts them).
+func WithTransport(rt http.RoundTripper) Option {
+	return func(hc *http.Client) { hc.Transport = rt }
 }
 
 type errorBody struct {
@@ -117,8 +130,8 @@ func refusal(status int, code string) bool {
 type Carrier struct{ c client }
 
 // NewCarrier builds the carrier adapter for baseURL, authenticating with auth.
-func NewCarrier(baseURL string, auth webhook.Credential) *Carrier {
-	return &Carrier{newClient(baseURL, auth)}
+func NewCarrier(baseURL string, auth webhook.Credential, opts ...Option) *Carrier {
+	return &Carrier{newClient(baseURL, auth, opts)}
 }
 
 // CreateLabel implements activities.Carrier.
@@ -148,8 +161,8 @@ func (a *Carrier) OpenClaim(ctx context.Context, req activities.ClaimRequest) (a
 type Inventory struct{ c client }
 
 // NewInventory builds the inventory adapter for baseURL, authenticating with auth.
-func NewInventory(baseURL string, auth webhook.Credential) *Inventory {
-	return &Inventory{newClient(baseURL, auth)}
+func NewInventory(baseURL string, auth webhook.Credential, opts ...Option) *Inventory {
+	return &Inventory{newClient(baseURL, auth, opts)}
 }
 
 // Reserve implements activities.Inventory.
@@ -177,8 +190,8 @@ func (a *Inventory) Move(ctx context.Context, req activities.MoveRequest) error 
 type Payments struct{ c client }
 
 // NewPayments builds the payments adapter for baseURL, authenticating with auth.
-func NewPayments(baseURL string, auth webhook.Credential) *Payments {
-	return &Payments{newClient(baseURL, auth)}
+func NewPayments(baseURL string, auth webhook.Credential, opts ...Option) *Payments {
+	return &Payments{newClient(baseURL, auth, opts)}
 }
 
 // Execute implements activities.Payments.
@@ -212,8 +225,8 @@ type Notifier struct {
 }
 
 // NewNotifier builds the notifications adapter for baseURL, authenticating with auth.
-func NewNotifier(baseURL string, auth webhook.Credential) *Notifier {
-	return &Notifier{c: newClient(baseURL, auth), catalog: notices.MustLoad()}
+func NewNotifier(baseURL string, auth webhook.Credential, opts ...Option) *Notifier {
+	return &Notifier{c: newClient(baseURL, auth, opts), catalog: notices.MustLoad()}
 }
 
 // RenderedNotice is what the notifications service receives.

@@ -37,6 +37,8 @@ type SMTPConfig struct {
 	RootCAs *x509.CertPool
 	// Hostname is what rma says in EHLO (default "rma").
 	Hostname string
+	// Observe, when set, is told of every delivery attempt (metrics).
+	Observe func(began time.Time, err error)
 }
 
 // Mailer is the notifier port over SMTP: each notice is rendered from rma's
@@ -90,7 +92,12 @@ func (m *Mailer) Notify(ctx context.Context, n activities.Notification) error {
 		return activities.Rejected("bad_email", "email address of the %s notice of %s: %v", n.To, n.RMAID, err)
 	}
 	body := m.compose(n, msg, rcpt)
-	return m.send(ctx, rcpt.Address, body)
+	began := time.Now()
+	err = m.send(ctx, rcpt.Address, body)
+	if m.cfg.Observe != nil {
+		m.cfg.Observe(began, err)
+	}
+	return err
 }
 
 // compose writes the message: UTF-8 text, its subject encoded for any

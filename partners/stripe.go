@@ -57,8 +57,12 @@ type Stripe struct {
 
 // NewStripe builds the adapter: baseURL is StripeAPI (or stripe-mock's
 // address), secretKey a secret or restricted key (sk_..., rk_...).
-func NewStripe(baseURL, secretKey string) *Stripe {
-	return &Stripe{base: strings.TrimRight(baseURL, "/"), key: secretKey, hc: &http.Client{Timeout: 30 * time.Second}}
+func NewStripe(baseURL, secretKey string, opts ...Option) *Stripe {
+	s := &Stripe{base: strings.TrimRight(baseURL, "/"), key: secretKey, hc: &http.Client{Timeout: 30 * time.Second}}
+	for _, o := range opts {
+		o(s.hc)
+	}
+	return s
 }
 
 // stripeObject is the part of every Stripe object the adapter reads.

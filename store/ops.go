@@ -114,3 +114,62 @@ LIMIT $2`, finalStatuses, limit)
 	}
 	return out, rows.Err()
 }
+
+// Figures are the read model's business figures at one moment (metrics).
+type Figures struct {
+	ByStatus map[string]int
+	// Breaches counts returns by SLA breached (review_reply, inspection, ...).
+	Breaches map[string]int
+	// Refunded is the money refunded so far, in minor units by currency.
+	Refunded map[string]int64
+	// OpenTasks are support's open tasks (needs_attention, undeliverable
+	// notices).
+	OpenTasks int
+}
+
+// Figures reads the business figures: four aggregate queries.
+func (s *Store) Figures(ctx context.Context) (Figures, error) {
+	f := Figures{ByStatus: map[string]int{}, Breaches: map[string]int{}, Refunded: map[string]int64{}}
+	counts := func(q string, into map[string]int) error {
+		rows, err := s.query(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var n int
+			if err := rows.Scan(&k, &n); err != nil {
+				return err
+			}
+			into[k] = n
+		}
+		return rows.Err()
+	}
+	if err := counts(`SELECT status, count(*) FROM returns GROUP BY status`, f.ByStatus); err != nil {
+		return f, fmt.Errorf("returns by status: %w", err)
+	}
+	if err := counts(`SELECT b, count(*) FROM returns, unnest(sla_breaches) AS b GROUP BY b`, f.Breaches); err != nil {
+		return f, fmt.Errorf("sla breaches: %w", err)
+	}
+	rows, err := s.query(ctx, `SELECT currency, coalesce(sum(amount), 0) FROM money_movements WHERE kind = 'refund' GROUP BY currency`)
+	if err != nil {
+		return f, fmt.Errorf("refunded: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cur string
+		var v int64
+		if err := rows.Scan(&cur, &v); err != nil {
+			return f, fmt.Errorf("scan refunded: %w", err)
+		}
+		f.Refunded[cur] = v
+	}
+	if err := rows.Err(); err != nil {
+		return f, fmt.Errorf("refunded rows: %w", err)
+	}
+	if err := s.queryRow(ctx, `SELECT count(*) FROM tasks WHERE closed_at IS NULL`).Scan(&f.OpenTasks); err != nil {
+		return f, fmt.Errorf("open tasks: %w", err)
+	}
+	return f, nil
+}

@@ -177,6 +177,9 @@ type System struct {
 	HostPort  string
 	Namespace string
 	APIURL    string
+	// APIMetricsURL is the API's Prometheus endpoint; a worker's is its
+	// Health URL + /metrics.
+	APIMetricsURL string
 	// UIURL is the Temporal UI ("" without one).
 	UIURL string
 	// Keys is the payload keyring every rma process uses.
@@ -403,8 +406,13 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	if s.UIURL != "" {
 		apiEnv = append(apiEnv, "RMA_CODEC_ORIGINS="+s.UIURL)
 	}
-	s.API = mk("api", o.Binary, apiEnv, "api", "--http-port", strconv.Itoa(p.API))
-	s.API.Ports = []string{"http " + addr(p.API)}
+	mport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.APIMetricsURL = "http://" + addr(mport) + "/metrics"
+	s.API = mk("api", o.Binary, apiEnv, "api", "--http-port", strconv.Itoa(p.API), "--metrics-port", strconv.Itoa(mport))
+	s.API.Ports = []string{"http " + addr(p.API), "metrics " + s.APIMetricsURL}
 	if err := s.API.Start(); err != nil {
 		return nil, err
 	}
@@ -415,7 +423,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 			return nil, err
 		}
 		w := mk(fmt.Sprintf("worker%d", i+1), o.Binary, wenv, "worker", "--health-port", strconv.Itoa(hp))
-		w.Ports = []string{"probes http://" + addr(hp) + "/readyz (polls " + s.HostPort + ")"}
+		w.Ports = []string{"probes and metrics http://" + addr(hp) + " (polls " + s.HostPort + ")"}
 		w.Health = "http://" + addr(hp)
 		if err := w.Start(); err != nil {
 			return nil, err

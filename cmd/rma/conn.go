@@ -33,6 +33,8 @@ type temporalFlags struct {
 	requireKeys bool
 	// devKeys is a keyring file to fall back on (the rma dev data dir's).
 	devKeys string
+	// metrics, when set, receives the SDK's metrics (rma worker and api).
+	metrics client.MetricsHandler
 }
 
 func envOr(k, def string) string {
@@ -156,6 +158,9 @@ func (f *temporalFlags) dial(ctx context.Context, log *zap.Logger) (client.Clien
 		return nil, err
 	}
 	opts.Logger = worker.NewLogger(log)
+	if f.metrics != nil {
+		opts.MetricsHandler = f.metrics
+	}
 	keys, err := f.keyring()
 	if err != nil {
 		return nil, err

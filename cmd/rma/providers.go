@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rma-dev/rma/activities"
 	"github.com/rma-dev/rma/domain"
+	"github.com/rma-dev/rma/metrics"
 	"github.com/rma-dev/rma/partners"
 	"github.com/rma-dev/rma/webhook"
 )
@@ -38,10 +40,10 @@ func (p *providers) register(cmd *cobra.Command) {
 	f.StringVar(&p.smtpCA, "smtp-ca-file", os.Getenv("RMA_SMTP_CA_FILE"), "CA bundle for the SMTP server's certificate (env RMA_SMTP_CA_FILE; default: the system's)")
 }
 
-func (p *providers) paymentsPort(auth webhook.Credential, policy domain.Policy) (activities.Payments, error) {
+func (p *providers) paymentsPort(auth webhook.Credential, policy domain.Policy, m *metrics.Set) (activities.Payments, error) {
 	switch p.payments {
 	case "service", "":
-		return partners.NewPayments(p.paymentsURL, auth), nil
+		return partners.NewPayments(p.paymentsURL, auth, partners.WithTransport(m.Partner("payments", nil))), nil
 	case "stripe":
 		key := os.Getenv("RMA_STRIPE_SECRET_KEY")
 		if err := webhook.CheckSecret("RMA_STRIPE_SECRET_KEY", key); err != nil {
@@ -53,20 +55,21 @@ func (p *providers) paymentsPort(auth webhook.Credential, policy domain.Policy) 
 		if w := policy.Exchange.AdvanceHoldWindow.D(); policy.Exchange.AdvanceForVIP && w > partners.StripeMaxHold {
 			return nil, fmt.Errorf("--payments stripe: the policy's exchange.advance_hold_window is %s, but Stripe releases an uncaptured authorisation after %s; set it to 144h (6 days) or less in the policy file (rma policy show prints it)", w, partners.StripeMaxHold)
 		}
-		return partners.NewStripe(p.stripeURL, key), nil
+		return partners.NewStripe(p.stripeURL, key, partners.WithTransport(m.Partner("stripe", nil))), nil
 	}
 	return nil, fmt.Errorf("--payments %q: use service or stripe", p.payments)
 }
 
-func (p *providers) notifier(auth webhook.Credential) (activities.Notifier, error) {
+func (p *providers) notifier(auth webhook.Credential, m *metrics.Set) (activities.Notifier, error) {
 	switch p.notifications {
 	case "service", "":
-		return partners.NewNotifier(p.notifyURL, auth), nil
+		return partners.NewNotifier(p.notifyURL, auth, partners.WithTransport(m.Partner("notifications", nil))), nil
 	case "smtp":
 		if p.smtpAddr == "" || p.smtpFrom == "" {
 			return nil, errors.New("--notifications smtp needs --smtp-addr and --smtp-from (RMA_SMTP_ADDR, RMA_SMTP_FROM)")
 		}
-		cfg := partners.SMTPConfig{Addr: p.smtpAddr, From: p.smtpFrom, Username: p.smtpUser, Password: os.Getenv("RMA_SMTP_PASSWORD"), Staff: p.smtpStaff}
+		cfg := partners.SMTPConfig{Addr: p.smtpAddr, From: p.smtpFrom, Username: p.smtpUser, Password: os.Getenv("RMA_SMTP_PASSWORD"), Staff: p.smtpStaff,
+			Observe: func(began time.Time, err error) { m.ObservePartner("smtp", "SEND", began, err) }}
 		if p.smtpCA != "" {
 			pem, err := os.ReadFile(p.smtpCA)
 			if err != nil {

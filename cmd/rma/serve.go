@@ -18,6 +18,7 @@ import (
 
 	"github.com/rma-dev/rma/activities"
 	"github.com/rma-dev/rma/api"
+	"github.com/rma-dev/rma/metrics"
 	"github.com/rma-dev/rma/partners"
 	"github.com/rma-dev/rma/relay"
 	"github.com/rma-dev/rma/sim"
@@ -72,11 +73,17 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			if err != nil {
 				return err
 			}
-			payments, err := prov.paymentsPort(creds.payments, policy)
+			ms, err := metrics.New("worker")
 			if err != nil {
 				return err
 			}
-			notifier, err := prov.notifier(creds.notifications)
+			defer ms.Close()
+			tf.metrics = ms.TemporalHandler()
+			payments, err := prov.paymentsPort(creds.payments, policy, ms)
+			if err != nil {
+				return err
+			}
+			notifier, err := prov.notifier(creds.notifications, ms)
 			if err != nil {
 				return err
 			}
@@ -97,9 +104,10 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 				return err
 			}
 			acts := &activities.Activities{
-				Carrier: partners.NewCarrier(carrier, creds.carrier), Inventory: partners.NewInventory(inventory, creds.inventory),
-				Payments: payments,
-				Store:    st, Logger: log.Named("activity"),
+				Carrier:   partners.NewCarrier(carrier, creds.carrier, partners.WithTransport(ms.Partner("carrier", nil))),
+				Inventory: partners.NewInventory(inventory, creds.inventory, partners.WithTransport(ms.Partner("inventory", nil))),
+				Payments:  payments,
+				Store:     st, Logger: log.Named("activity"),
 			}
 			// The notice relay and a launcher run beside every worker;
 			// they share their queues with row leases.
@@ -111,7 +119,10 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			if healthPort > 0 {
 				// Probes only: a failure to listen is logged, not fatal.
 				go func() {
-					if err := serveUntil(ctx, log, healthPort, worker.HealthHandler(worker.Ready(c, st.DB()))); err != nil {
+					mux := http.NewServeMux()
+					mux.Handle("/metrics", ms.Handler())
+					mux.Handle("/", worker.HealthHandler(worker.Ready(c, st.DB())))
+					if err := serveUntil(ctx, log, healthPort, mux); err != nil {
 						log.Error("health endpoint stopped", zap.Error(err))
 					}
 				}()
@@ -135,7 +146,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 	f.StringVar(&prov.paymentsURL, "payments-url", envOr("RMA_PAYMENTS_URL", "http://127.0.0.1:9103"), "payments service, for --payments service (env RMA_PAYMENTS_URL)")
 	f.StringVar(&prov.notifyURL, "notifications-url", envOr("RMA_NOTIFICATIONS_URL", "http://127.0.0.1:9104"), "notifications service, for --notifications service (env RMA_NOTIFICATIONS_URL)")
 	prov.register(cmd)
-	f.IntVar(&healthPort, "health-port", envInt("RMA_HEALTH_PORT", 0), "serve /healthz and /readyz (Temporal and PostgreSQL reachable) on this port for probes; 0: none (env RMA_HEALTH_PORT)")
+	f.IntVar(&healthPort, "health-port", envInt("RMA_HEALTH_PORT", 0), "serve /healthz and /readyz (Temporal and PostgreSQL reachable) for probes, and /metrics (Prometheus) on this port; 0: none (env RMA_HEALTH_PORT)")
 	f.IntVar(&wo.MaxConcurrentActivities, "max-activities", wo.MaxConcurrentActivities, "concurrent activities")
 	f.IntVar(&wo.MaxConcurrentWorkflowTasks, "max-workflow-tasks", wo.MaxConcurrentWorkflowTasks, "concurrent workflow tasks")
 	f.DurationVar(&wo.DrainTimeout, "drain-timeout", wo.DrainTimeout, "how long shutdown waits for in-flight activities")
@@ -149,7 +160,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 
 func newAPICmd() *cobra.Command {
 	var tf temporalFlags
-	var port int
+	var port, metricsPort int
 	var policyFile, dbURL, tlsCert, tlsKey, origins string
 	var rateLimit float64
 	var rateBurst int
@@ -198,6 +209,12 @@ refused at start.`,
 			if dbURL == "" {
 				return errors.New("the API needs the read model: pass --database-url or set RMA_DATABASE_URL (run rma migrate first)")
 			}
+			ms, err := metrics.New("api")
+			if err != nil {
+				return err
+			}
+			defer ms.Close()
+			tf.metrics = ms.TemporalHandler()
 			c, err := tf.dial(ctx, log)
 			if err != nil {
 				return err
@@ -208,6 +225,18 @@ refused at start.`,
 				return err
 			}
 			defer st.Close()
+			if err := ms.RegisterReadModel(st); err != nil {
+				return err
+			}
+			if metricsPort > 0 {
+				// Its own port: the business figures are for the monitoring
+				// network, not for the API's callers.
+				go func() {
+					if err := serveUntil(ctx, log, metricsPort, ms.Handler()); err != nil {
+						log.Error("metrics endpoint stopped", zap.Error(err))
+					}
+				}()
+			}
 			returns := starter.New(c, policy, st)
 			returns.Deferred = true
 			go func() {
@@ -226,6 +255,7 @@ refused at start.`,
 	tf.requireKeys = true
 	f := cmd.Flags()
 	f.IntVar(&port, "http-port", 8080, "port to listen on")
+	f.IntVar(&metricsPort, "metrics-port", envInt("RMA_METRICS_PORT", 0), "serve /metrics (Prometheus: the SDK's, partner calls, returns by status, SLA breaches, refunds) on this port; 0: none (env RMA_METRICS_PORT)")
 	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into new returns (env RMA_POLICY)")
 	f.StringVar(&dbURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL: tokens, idempotency keys, reads, lists, webhook routing, analytics (required; env RMA_DATABASE_URL)")
 	f.StringVar(&tlsCert, "tls-cert-file", os.Getenv("RMA_TLS_CERT"), "serve HTTPS with this certificate (PEM; env RMA_TLS_CERT)")
