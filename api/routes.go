@@ -197,7 +197,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, p Principal) {
 
 // late lists open returns past their deadline or with a breached SLA.
 func (s *Server) late(w http.ResponseWriter, r *http.Request, _ Principal) {
-	items, err := s.cfg.Store.Late(r.Context(), s.cfg.Now(), 0)
+	items, err := s.cfg.Store.Late(r.Context(), s.cfg.Now(), 1000)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -207,7 +207,7 @@ func (s *Server) late(w http.ResponseWriter, r *http.Request, _ Principal) {
 
 // stuck lists returns that cannot go on by themselves, with the last error.
 func (s *Server) stuck(w http.ResponseWriter, r *http.Request, _ Principal) {
-	items, err := s.cfg.Store.Stuck(r.Context(), 0)
+	items, err := s.cfg.Store.Stuck(r.Context(), 1000)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -31,6 +31,9 @@ const (
 	MaxActorLen = 128
 	// MaxNotes is the number of support notes per return.
 	MaxNotes = 100
+	// MaxAssignments is how often a return may be claimed or reassigned:
+	// each one is a history event and a publication.
+	MaxAssignments = 50
 	// MaxCarrierEvents is the number of tracking events a return's workflow
 	// takes; later ones are kept in the read model for support.
 	MaxCarrierEvents = 100

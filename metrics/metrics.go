@@ -38,7 +38,11 @@ type Set struct {
 func New(component string) (*Set, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reporter := tallyprom.NewReporter(tallyprom.Options{Registerer: reg, DefaultTimerType: tallyprom.HistogramTimerType})
+	registerErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "rma_metrics_register_errors_total",
+		Help: "SDK metrics that could not be registered (the same name with other labels); tally would panic on them."})
+	reg.MustRegister(registerErrors)
+	reporter := tallyprom.NewReporter(tallyprom.Options{Registerer: reg, DefaultTimerType: tallyprom.HistogramTimerType,
+		OnRegisterError: func(error) { registerErrors.Inc() }})
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{
 		CachedReporter: reporter, Separator: tallyprom.DefaultSeparator, SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
 		Tags: map[string]string{"component": component},

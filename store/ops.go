@@ -83,8 +83,8 @@ type StuckItem struct {
 	ClaimError string `json:"claim_error,omitempty"`
 }
 
-// Stuck lists returns in needs_attention, and open returns whose carrier
-// claim failed, oldest first.
+// Stuck lists returns in needs_attention, then open returns whose carrier
+// claim failed, oldest first within each.
 func (s *Store) Stuck(ctx context.Context, limit int) ([]StuckItem, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 200
@@ -93,7 +93,7 @@ func (s *Store) Stuck(ctx context.Context, limit int) ([]StuckItem, error) {
   (doc->'attention'->>'since')::timestamptz, coalesce(doc->'attention'->>'resume', ''), coalesce(doc->>'assignee', ''), coalesce(doc->>'claim_error', '')
 FROM returns
 WHERE status = 'needs_attention' OR (coalesce(doc->>'claim_error', '') <> '' AND status <> ALL($1))
-ORDER BY updated_at, rma_id
+ORDER BY status = 'needs_attention' DESC, updated_at, rma_id
 LIMIT $2`, finalStatuses, limit)
 	if err != nil {
 		return nil, fmt.Errorf("stuck returns: %w", err)

@@ -225,7 +225,9 @@ type AssignInput struct {
 	Acting
 	Actor    string `json:"actor"`
 	Assignee string `json:"assignee"`
-	Reason   string `json:"reason,omitempty"`
+	// Team, when set, moves the return to that team's queue as well.
+	Team   string `json:"team,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // NoteInput adds an internal support note.

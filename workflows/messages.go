@@ -153,7 +153,7 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		func() error { return handle(ctx, r, UpdateInspection, r.ruleInspection, r.applyInspection) },
 		func() error { return handle(ctx, r, UpdateNote, r.ruleNote, r.applyNote) },
 		func() error {
-			return handle(ctx, r, UpdateAssign, func(AssignInput) error { return nil }, r.applyAssign)
+			return handle(ctx, r, UpdateAssign, r.ruleAssign, r.applyAssign)
 		},
 		func() error { return handle(ctx, r, UpdateRepairDone, r.ruleRepairDone, r.applyRepairDone) },
 		func() error {
@@ -496,10 +496,35 @@ func (r *returnRun) applyNote(ctx workflow.Context, in NoteInput) error {
 	return nil
 }
 
+// ruleAssign refuses an assignment that changes nothing, one past the cap
+// (each is a history event and a publication), and a warehouse user
+// taking a return that does not wait on the warehouse.
+func (r *returnRun) ruleAssign(in AssignInput) error {
+	n := r.assignments
+	for _, c := range r.inbox {
+		if c.name == UpdateAssign {
+			n++
+		}
+	}
+	switch {
+	case in.Assignee == r.v.Assignee && (in.Team == "" || in.Team == r.v.Team):
+		return refuse(ErrInvalidTransition, "cannot assign: return %s is already assigned to %s", r.in.RMAID, in.Assignee)
+	case n >= domain.MaxAssignments:
+		return refuse(ErrInvalidInput, "assign: a return is assigned at most %d times", domain.MaxAssignments)
+	case !domain.HasAnyRole(in.ActorRoles, []string{domain.RoleSupport}) && (r.v.WaitingOn == nil || *r.v.WaitingOn != domain.WaitingWarehouse):
+		return refuse(ErrForbidden, "cannot assign: return %s does not wait on the warehouse", r.in.RMAID)
+	}
+	return nil
+}
+
 // applyAssign records who works the return now, and who gave it to them.
 func (r *returnRun) applyAssign(ctx workflow.Context, in AssignInput) error {
 	from := r.v.Assignee
 	r.v.Assignee = in.Assignee
+	r.assignments++
+	if in.Team != "" {
+		r.v.Team = in.Team
+	}
 	detail := "to " + in.Assignee
 	if from != "" {
 		detail = "from " + from + " " + detail

@@ -309,11 +309,15 @@ func TestClaimAndReassign(t *testing.T) {
 		h.mustUpdate(workflows.UpdateAssign, workflows.AssignInput{Actor: "support:amy", Assignee: "support:amy"})
 		bad := h.update(workflows.UpdateAssign, workflows.AssignInput{Acting: workflows.Acting{ActorRoles: []string{domain.RoleCustomer}}, Actor: "C-1", Assignee: "C-1"})
 		empty := h.update(workflows.UpdateAssign, workflows.AssignInput{Actor: "support:amy"})
+		warehouse := h.update(workflows.UpdateAssign, workflows.AssignInput{Acting: workflows.Acting{ActorRoles: []string{domain.RoleWarehouse}}, Actor: "warehouse:wu", Assignee: "warehouse:wu"})
 		h.at(time.Minute, func() {
 			require.ErrorContains(t, bad.rejected, "forbidden")
 			require.ErrorContains(t, empty.rejected, "assignee")
+			require.ErrorContains(t, warehouse.rejected, "does not wait on the warehouse")
 			require.Equal(t, "support:amy", h.status().Assignee)
-			h.mustUpdate(workflows.UpdateAssign, workflows.AssignInput{Actor: "support:lead", Assignee: "support:bo", Reason: "Amy is off today"})
+			again := h.update(workflows.UpdateAssign, workflows.AssignInput{Actor: "support:amy", Assignee: "support:amy"})
+			h.at(time.Second, func() { require.ErrorContains(t, again.rejected, "already assigned to support:amy") })
+			h.mustUpdate(workflows.UpdateAssign, workflows.AssignInput{Actor: "support:lead", Assignee: "support:bo", Team: "returns-cn", Reason: "Amy is off today"})
 		})
 		h.at(2*time.Minute, func() {
 			h.mustUpdate(workflows.UpdateDecline, workflows.DeclineInput{Actor: "support:bo", Reason: "worn"})
@@ -322,6 +326,7 @@ func TestClaimAndReassign(t *testing.T) {
 	r := h.run(manual())
 	require.Equal(t, domain.StatusDeclined, r.Status)
 	require.Equal(t, "support:bo", r.Assignee)
+	require.Equal(t, "returns-cn", r.Team, "moved to the team's queue")
 	var details []string
 	for _, e := range r.Timeline {
 		if e.Type == "assigned" {

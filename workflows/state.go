@@ -123,12 +123,14 @@ type compensation struct {
 // (lifecycle and the steps it calls) applies them, runs activities and
 // changes the view, so no two writers ever race.
 type returnRun struct {
-	in      StartInput
-	p       domain.Policy
-	req     domain.Request
-	v       domain.Return
-	opening domain.Opening
-	log     log.Logger
+	// assignments counts claims and reassignments (capped).
+	assignments int
+	in          StartInput
+	p           domain.Policy
+	req         domain.Request
+	v           domain.Return
+	opening     domain.Opening
+	log         log.Logger
 
 	stage stage
 	doing string // the step under way, named in refusals

@@ -144,8 +144,9 @@ func (in SurveyInput) Validate() error {
 func (in AssignInput) Validate() error {
 	var c domain.Checker
 	actor(&c, in.Actor)
-	c.Required("assignee", in.Assignee, domain.MaxIDLen)
-	c.Text("reason", in.Reason, domain.MaxTextLen)
+	c.Required("assignee", in.Assignee, domain.MaxActorLen)
+	c.Text("team", in.Team, domain.MaxIDLen)
+	c.Text("reason", in.Reason, domain.MaxShortTextLen)
 	return c.Err()
 }
 

@@ -138,7 +138,7 @@ func (d directBackend) Late(ctx context.Context) (lateList, error) {
 		return lateList{}, errors.New("late returns are read from the read model: give --database-url (or use --api)")
 	}
 	now := time.Now().UTC()
-	items, err := d.st.Late(ctx, now, 0)
+	items, err := d.st.Late(ctx, now, 1000)
 	return lateList{At: now, Items: items}, err
 }
 
@@ -146,7 +146,7 @@ func (d directBackend) Stuck(ctx context.Context) (stuckList, error) {
 	if d.st == nil {
 		return stuckList{}, errors.New("stuck returns are read from the read model: give --database-url (or use --api)")
 	}
-	items, err := d.st.Stuck(ctx, 0)
+	items, err := d.st.Stuck(ctx, 1000)
 	return stuckList{Items: items}, err
 }
 

@@ -43,6 +43,7 @@ visibility queries in the README ("Where to look in the Temporal UI").`,
 	pf.StringVar(&rc.actor, "actor", "ops:"+envOr("USER", "operator"), "who is acting, recorded on the timeline (direct mode)")
 	pf.StringVar(&rc.apiURL, "api", os.Getenv("RMA_API_URL"), "the rma API's URL (env RMA_API_URL)")
 	pf.StringVar(&rc.token, "token", os.Getenv("RMA_TOKEN"), "API token with the support role, for --api (env RMA_TOKEN)")
+	pf.BoolVar(&rc.direct, "direct", false, "talk to Temporal and the database even when RMA_API_URL is set")
 	tmp := &cobra.Command{}
 	rc.tf.register(tmp)
 	rc.db.register(tmp)
@@ -132,6 +133,9 @@ visibility queries in the README ("Where to look in the Temporal UI").`,
 					}
 				}
 			}
+			if len(ids) == 0 && !all {
+				return errors.New("give the IDs to retry, or --all (rma ops stuck lists them)")
+			}
 			if len(ids) == 0 {
 				fmt.Fprintln(out, "nothing to retry")
 				return nil
@@ -142,7 +146,10 @@ visibility queries in the README ("Where to look in the Temporal UI").`,
 					fmt.Fprintf(out, "would retry %s\n", id)
 					continue
 				}
-				r, err := b.Command(ctx, id, workflows.UpdateResolveAttention, &workflows.ResolveAttentionInput{Actor: rc.actor, Action: "retry", Note: note})
+				// Each its own time: one slow return must not starve the rest.
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				r, err := b.Command(cctx, id, workflows.UpdateResolveAttention, &workflows.ResolveAttentionInput{Actor: rc.actor, Action: "retry", Note: note})
+				cancel()
 				if err != nil {
 					failed++
 					fmt.Fprintf(out, "%s: %v\n", id, explain(err))

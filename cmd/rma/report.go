@@ -83,6 +83,7 @@ func newMigrateCmd() *cobra.Command {
 func newReportCmd() *cobra.Command {
 	var db dbFlags
 	var output, from, to, groupBy, policyFile, apiURL, token string
+	var direct bool
 	report := &cobra.Command{
 		Use:   "report",
 		Short: "KPIs, return reasons and batch anomalies from the read model (directly, or through the API)",
@@ -97,12 +98,13 @@ from an analyst's own machine. -o table (default), json or csv.`,
 	pf.StringVar(&to, "to", "", "end of the range (default now)")
 	pf.StringVar(&apiURL, "api", os.Getenv("RMA_API_URL"), "the rma API's URL: read the reports through it (env RMA_API_URL)")
 	pf.StringVar(&token, "token", os.Getenv("RMA_TOKEN"), "API token with the analyst role, for --api (env RMA_TOKEN)")
+	pf.BoolVar(&direct, "direct", false, "read the database even when RMA_API_URL is set")
 	tmp := &cobra.Command{}
 	db.register(tmp)
 	pf.AddFlagSet(tmp.Flags())
 	// overAPI runs a report through the API when --api is given.
 	overAPI := func(cmd *cobra.Command, fn func(ctx context.Context, a apiBackend) (any, error)) (bool, error) {
-		if apiURL == "" {
+		if apiURL == "" || direct {
 			return false, nil
 		}
 		if output != "table" && output != "json" && output != "csv" {

@@ -65,8 +65,9 @@ type returnCmd struct {
 	actor  string
 	policy string
 	// apiURL and token, when set, send every command through the HTTP API
-	// instead of Temporal and the database.
+	// instead of Temporal and the database; direct ignores them.
 	apiURL, token string
+	direct        bool
 }
 
 // backend is the HTTP API when --api is given; otherwise Temporal, and the
@@ -74,7 +75,7 @@ type returnCmd struct {
 // the rma dev in --data-dir): creating a return needs it; show and list
 // use it when there, so they cost no Temporal action.
 func (rc *returnCmd) backend(ctx context.Context) (returnsBackend, func(), error) {
-	if rc.apiURL != "" {
+	if rc.apiURL != "" && !rc.direct {
 		a, err := newAPIBackend(rc.apiURL, rc.token)
 		return a, func() {}, err
 	}
@@ -132,7 +133,8 @@ Examples:
 	pf.StringVarP(&rc.output, "output", "o", "table", "output: table or json")
 	pf.StringVar(&rc.actor, "actor", "cli:"+envOr("USER", "operator"), "who is acting, recorded on the timeline (direct mode; the API records the token's subject)")
 	pf.StringVar(&rc.apiURL, "api", os.Getenv("RMA_API_URL"), "the rma API's URL: send every command through it (env RMA_API_URL)")
-	pf.StringVar(&rc.token, "token", os.Getenv("RMA_TOKEN"), "API token for --api (env RMA_TOKEN)")
+	pf.StringVar(&rc.token, "token", os.Getenv("RMA_TOKEN"), "API token for --api (env RMA_TOKEN); its roles decide: support for the queue and review, warehouse for receipt and inspection, backend to start returns")
+	pf.BoolVar(&rc.direct, "direct", false, "talk to Temporal and the database even when RMA_API_URL is set")
 	// Temporal and database flags on the parent so every subcommand has them.
 	tmp := &cobra.Command{}
 	rc.tf.register(tmp)
@@ -268,10 +270,14 @@ Examples:
 	}, func() any {
 		return &workflows.ResolveAttentionInput{Actor: rc.actor, Action: action, Outcome: domain.Status(outcome), Note: note}
 	})
-	assign := cmdUpdate("assign ID --to ASSIGNEE [--reason TEXT]", "Give a return to another agent, warehouse user or team", workflows.UpdateAssign, func(c *cobra.Command) {
+	var team string
+	assign := cmdUpdate("assign ID --to ASSIGNEE [--team TEAM] [--reason TEXT]", "Give a return to another agent, warehouse user or team", workflows.UpdateAssign, func(c *cobra.Command) {
 		required(c, "to", "the assignee: a token subject (support:amy) or a team", &assignee)
+		c.Flags().StringVar(&team, "team", "", "move it to this team's queue too")
 		c.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
-	}, func() any { return &workflows.AssignInput{Actor: rc.actor, Assignee: assignee, Reason: reason} })
+	}, func() any {
+		return &workflows.AssignInput{Actor: rc.actor, Assignee: assignee, Team: team, Reason: reason}
+	})
 	survey := run("survey ID --score 1-5 [--comment TEXT]", "Record the customer's survey answer (completed returns)", cobra.ExactArgs(1), func(c *cobra.Command) {
 		c.Flags().IntVar(&score, "score", 0, "1 to 5")
 		c.Flags().StringVar(&comment, "comment", "", "free text")
