@@ -58,6 +58,9 @@ type Config struct {
 	// Ready reports whether dependencies answer (for /readyz).
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
+	// TemporalUIURL is the Temporal UI the console links each return's
+	// workflow to (e.g. http://127.0.0.1:8233).
+	TemporalUIURL string
 }
 
 // Server is the HTTP API.
@@ -98,6 +101,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if h := s.CodecHandler(); h != nil {
 		mux.Handle("/codec/", h)
+	}
+	if s.cfg.Store != nil && s.cfg.Returns != nil {
+		mux.Handle("/console/", s.consoleHandler())
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)

@@ -201,7 +201,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	tokens := map[string]api.Principal{o.DevToken: {Subject: "dev", Roles: api.AllRoles()}}
 	srv := api.New(api.Config{
 		Returns: s.Returns, Store: s.Store, Tokens: tokens, WebhookSecret: o.WebhookSecret, Logger: o.Logger.Named("api"),
-		Codec: o.Keys, Namespace: s.Temporal.Namespace(), CodecTrustUI: true,
+		Codec: o.Keys, Namespace: s.Temporal.Namespace(), CodecTrustUI: true, TemporalUIURL: "http://" + s.Temporal.UIAddress(),
 		CodecOrigins: []string{"http://" + s.Temporal.UIAddress(), "http://localhost:" + strconv.Itoa(o.UIPort)},
 		Ready:        func(ctx context.Context) error { _, err := s.Client.CheckHealth(ctx, nil); return err },
 	})

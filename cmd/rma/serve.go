@@ -161,7 +161,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 func newAPICmd() *cobra.Command {
 	var tf temporalFlags
 	var port, metricsPort int
-	var policyFile, dbURL, tlsCert, tlsKey, origins string
+	var policyFile, dbURL, tlsCert, tlsKey, origins, uiURL string
 	var rateLimit float64
 	var rateBurst int
 	cmd := &cobra.Command{
@@ -246,7 +246,7 @@ refused at start.`,
 			}()
 			srv := api.New(api.Config{Returns: returns, Store: st, Tokens: tokens, WebhookSecret: secret, Logger: log,
 				RateLimit: rateLimit, RateBurst: rateBurst,
-				Codec: keys, Namespace: tf.namespace, CodecOrigins: splitList(origins),
+				Codec: keys, Namespace: tf.namespace, CodecOrigins: splitList(origins), TemporalUIURL: uiURL,
 				Ready: worker.Ready(c, st.DB())})
 			return serveTLSUntil(ctx, log, port, srv.Handler(), tlsCert, tlsKey)
 		},
@@ -255,6 +255,7 @@ refused at start.`,
 	tf.requireKeys = true
 	f := cmd.Flags()
 	f.IntVar(&port, "http-port", 8080, "port to listen on")
+	f.StringVar(&uiURL, "temporal-ui-url", envOr("RMA_TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "the Temporal UI the console links each return's workflow to (env RMA_TEMPORAL_UI_URL)")
 	f.IntVar(&metricsPort, "metrics-port", envInt("RMA_METRICS_PORT", 0), "serve /metrics (Prometheus: the SDK's, partner calls, returns by status, SLA breaches, refunds) on this port; 0: none (env RMA_METRICS_PORT)")
 	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into new returns (env RMA_POLICY)")
 	f.StringVar(&dbURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL: tokens, idempotency keys, reads, lists, webhook routing, analytics (required; env RMA_DATABASE_URL)")
