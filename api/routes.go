@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -56,6 +57,8 @@ func (s *Server) routes() []route {
 		})},
 		{method: "POST", path: "/v1/returns/{id}/assign", roles: workflows.CommandRoles(workflows.UpdateAssign), handle: command(s, workflows.UpdateAssign, func(in *workflows.AssignInput, p Principal) { in.Actor = p.Subject })},
 		{method: "GET", path: "/v1/queue", roles: []string{RoleSupport, RoleWarehouse}, handle: s.queue},
+		{method: "POST", path: "/v1/returns/{id}/extend", roles: workflows.CommandRoles(workflows.UpdateExtend), handle: command(s, workflows.UpdateExtend, func(in *workflows.ExtendInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/ops/extend", roles: workflows.CommandRoles(workflows.UpdateExtend), handle: s.extend},
 		{method: "GET", path: "/v1/ops/late", roles: []string{RoleSupport}, handle: s.late},
 		{method: "GET", path: "/v1/ops/stuck", roles: []string{RoleSupport}, handle: s.stuck},
 		{method: "POST", path: "/v1/webhooks/carrier", signed: true, handle: s.carrierWebhook},
@@ -193,6 +196,56 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, p Principal) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"queue": f.Queue, "items": items, "overdue": overdue})
+}
+
+// ExtendRequest is a bulk deadline extension (POST /v1/ops/extend).
+type ExtendRequest struct {
+	// Query is a Temporal visibility query over rma's search attributes,
+	// e.g. RmaStatus="awaiting_shipment"; only running returns match.
+	Query  string `json:"query"`
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+	DryRun bool   `json:"dry_run,omitempty"`
+	// Limit bounds how many returns one call touches (default 200, at most
+	// 1,000).
+	Limit int `json:"limit,omitempty"`
+}
+
+// extend moves the deadlines of every running return a query selects,
+// in bounded batches; dry_run lists what would move. The Idempotency-Key
+// makes a retried call extend nothing twice.
+func (s *Server) extend(w http.ResponseWriter, r *http.Request, p Principal) {
+	var req ExtendRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.Query) == "" {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_field", "query is required (a visibility query, e.g. RmaStatus=\"awaiting_shipment\")", domain.FieldError{Field: "query", Message: "is required"})
+		return
+	}
+	if req.Limit == 0 {
+		req.Limit = 200
+	}
+	if req.Limit < 1 || req.Limit > 1000 {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_field", "limit must be 1 to 1000", domain.FieldError{Field: "limit", Message: "1 to 1000"})
+		return
+	}
+	in := workflows.ExtendInput{Actor: p.Subject, By: req.By, Reason: req.Reason}
+	in.SetActorRoles(p.Roles)
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		key = fmt.Sprintf("extend/%s/%d", p.Subject, s.cfg.Now().UnixNano())
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	defer cancel()
+	rep, err := s.cfg.Returns.ExtendMatching(ctx, req.Query, in, key, req.DryRun, req.Limit, s.cfg.Store.Get)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("bulk extension", zap.String("subject", p.Subject), zap.String("query", req.Query), zap.String("by", req.By),
+		zap.Bool("dry_run", req.DryRun), zap.Int("matched", rep.Matched), zap.Int("extended", rep.Extended))
+	writeJSON(w, http.StatusOK, rep)
 }
 
 // late lists open returns past their deadline or with a breached SLA.

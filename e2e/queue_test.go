@@ -175,4 +175,42 @@ func TestOnCallTooling(t *testing.T) {
 	if out, _ = d.apiCLI(ops, "ops", "stuck"); strings.Contains(out, stuck) {
 		t.Fatalf("still stuck after the retry:\n%s", out)
 	}
+
+	// A carrier outage: every return of the query gets two more days.
+	waiting := d.create(returnRequest("SO-OPS-3", "C-OPS-3", "SKU-LAMP", 9900, "defective", "refund"))
+	before := d.waitStatus(waiting, domain.StatusAwaitingShipment).Deadline
+	if before == nil {
+		t.Fatalf("no deadline to extend")
+	}
+	q := `RmaOrderId="SO-OPS-3" AND RmaStatus="awaiting_shipment"`
+	var dry string
+	for i := 0; i < 50; i++ { // visibility follows the history by a moment
+		if dry, err = d.apiCLI(ops, "ops", "extend", "--query", q, "--by", "48h", "--reason", "carrier outage", "--dry-run"); err == nil && strings.Contains(dry, waiting) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("rma ops extend --dry-run:\n%s", dry)
+	if !strings.Contains(dry, "dry run: 1 returns match") || !strings.Contains(dry, "would extend") {
+		t.Fatalf("extend dry run: %v\n%s", err, dry)
+	}
+	if r := d.get(waiting); !r.Deadline.At.Equal(before.At) {
+		t.Fatalf("the dry run moved the deadline: %v -> %v", before.At, r.Deadline.At)
+	}
+	out, err = d.apiCLI(ops, "ops", "extend", "--query", q, "--by", "48h", "--reason", "carrier outage")
+	t.Logf("rma ops extend:\n%s", out)
+	if err != nil || !strings.Contains(out, "1 of 1 returns extended by 48h") {
+		t.Fatalf("extend: %v\n%s", err, out)
+	}
+	r = d.get(waiting)
+	if !r.Deadline.At.Equal(before.At.Add(48 * time.Hour)) {
+		t.Fatalf("deadline %v, want %v", r.Deadline.At, before.At.Add(48*time.Hour))
+	}
+	var extended bool
+	for _, e := range r.Timeline {
+		extended = extended || (e.Type == "deadline_extended" && e.Actor == "ops:kim" && strings.Contains(e.Detail, "carrier outage"))
+	}
+	if !extended {
+		t.Fatalf("the extension is not on the audit trail: %+v", r.Timeline)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/temporalio/sqlparser"
@@ -382,7 +383,13 @@ func (s *Client) List(ctx context.Context, f Filter, pageSize int, token []byte)
 	if err != nil {
 		return Page{}, mapErr(err)
 	}
-	page := Page{NextPageToken: resp.NextPageToken}
+	return Page{NextPageToken: resp.NextPageToken, Items: summaries(resp)}, nil
+}
+
+// summaries reads a visibility list's returns from their search
+// attributes.
+func summaries(resp *workflowservice.ListWorkflowExecutionsResponse) []Summary {
+	var items []Summary
 	dc := converter.GetDefaultDataConverter()
 	for _, e := range resp.Executions {
 		sum := Summary{
@@ -405,9 +412,108 @@ func (s *Client) List(ctx context.Context, f Filter, pageSize int, token []byte)
 		if !dl.IsZero() {
 			sum.Deadline = &dl
 		}
-		page.Items = append(page.Items, sum)
+		items = append(items, sum)
 	}
-	return page, nil
+	return items
+}
+
+// Matching lists the running returns a visibility query selects (for
+// example RmaStatus="awaiting_shipment" AND RmaDeadline < "..."), at most
+// limit, reading page after page.
+func (s *Client) Matching(ctx context.Context, query string, limit int) ([]Summary, error) {
+	q := fmt.Sprintf(`WorkflowType = %q AND ExecutionStatus = "Running"`, workflows.WorkflowType)
+	if strings.TrimSpace(query) != "" {
+		q += " AND (" + query + ")"
+	}
+	var out []Summary
+	var token []byte
+	for {
+		resp, err := s.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, PageSize: 200, NextPageToken: token})
+		if err != nil {
+			var inv *serviceerror.InvalidArgument
+			if errors.As(err, &inv) {
+				return nil, &RefusedError{Kind: workflows.ErrInvalidInput, Message: "query: " + inv.Message}
+			}
+			return nil, mapErr(err)
+		}
+		out = append(out, summaries(resp)...)
+		if len(out) >= limit {
+			return out[:limit], nil
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// ExtendItem is one return of a bulk extension.
+type ExtendItem struct {
+	ID           string     `json:"id"`
+	Status       string     `json:"status"`
+	DeadlineKind string     `json:"deadline_kind,omitempty"`
+	Deadline     *time.Time `json:"deadline,omitempty"`
+	NewDeadline  *time.Time `json:"new_deadline,omitempty"`
+	Error        string     `json:"error,omitempty"`
+}
+
+// ExtendReport is what a bulk extension did (or, dry, would do).
+type ExtendReport struct {
+	DryRun   bool         `json:"dry_run"`
+	Query    string       `json:"query"`
+	By       string       `json:"by"`
+	Matched  int          `json:"matched"`
+	Extended int          `json:"extended"`
+	Items    []ExtendItem `json:"items"`
+}
+
+// ExtendMatching moves the deadline of every running return the query
+// selects (at most limit): in batches of ten concurrent updates, each with
+// an update ID from key and the return, so a bulk run sent again extends
+// nothing twice. Dry, it only lists each return's deadline and where it
+// would move, from get (the read model).
+func (s *Client) ExtendMatching(ctx context.Context, query string, in workflows.ExtendInput, key string, dryRun bool, limit int,
+	get func(ctx context.Context, id string) (domain.Return, error)) (ExtendReport, error) {
+	rep := ExtendReport{DryRun: dryRun, Query: query, By: in.By}
+	if err := in.Validate(); err != nil {
+		return rep, err
+	}
+	matched, err := s.Matching(ctx, query, limit)
+	if err != nil {
+		return rep, err
+	}
+	rep.Matched = len(matched)
+	rep.Items = make([]ExtendItem, len(matched))
+	by := in.Duration()
+	const batch = 10
+	for start := 0; start < len(matched); start += batch {
+		var wg sync.WaitGroup
+		for i := start; i < min(start+batch, len(matched)); i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				it := ExtendItem{ID: matched[i].ID, Status: matched[i].Status}
+				if r, err := get(ctx, it.ID); err == nil && r.Deadline != nil {
+					at, next := r.Deadline.At, r.Deadline.At.Add(by)
+					it.DeadlineKind, it.Deadline, it.NewDeadline = r.Deadline.Kind, &at, &next
+				}
+				if !dryRun {
+					arg := in
+					if _, err := s.Update(ctx, it.ID, workflows.UpdateExtend, key+"/"+it.ID, &arg); err != nil {
+						it.Error = err.Error()
+						it.NewDeadline = nil
+					}
+				}
+				rep.Items[i] = it
+			}(i)
+		}
+		wg.Wait()
+	}
+	for _, it := range rep.Items {
+		if !dryRun && it.Error == "" {
+			rep.Extended++
+		}
+	}
+	return rep, nil
 }
 
 // mapErr turns Temporal errors into the starter's.

@@ -40,6 +40,9 @@ const (
 	// UpdateAssign gives a return to an agent or a warehouse user: a claim
 	// (to oneself) or a reassignment, recorded on the audit trail.
 	UpdateAssign = "assign"
+	// UpdateExtend moves the current wait's deadline (and its reminders)
+	// later, e.g. during a carrier outage (rma ops extend).
+	UpdateExtend = "extend-deadline"
 )
 
 // CommandResult is every update's answer: small, because it is stored in
@@ -78,6 +81,8 @@ func CommandRoles(name string) []string {
 		return []string{domain.RoleWarehouse}
 	case UpdateAssign:
 		return []string{domain.RoleSupport, domain.RoleWarehouse}
+	case UpdateExtend:
+		return []string{domain.RoleSupport}
 	}
 	return nil
 }
@@ -228,6 +233,21 @@ type AssignInput struct {
 	// Team, when set, moves the return to that team's queue as well.
 	Team   string `json:"team,omitempty"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// ExtendInput moves the current deadline By later (a Go duration, 1m to
+// 30 days), with the reason on the audit trail.
+type ExtendInput struct {
+	Acting
+	Actor  string `json:"actor"`
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+}
+
+// Duration is By, parsed (Validate checks it).
+func (in ExtendInput) Duration() time.Duration {
+	d, _ := time.ParseDuration(in.By)
+	return d
 }
 
 // NoteInput adds an internal support note.

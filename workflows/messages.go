@@ -41,6 +41,8 @@ func verb(name string) string {
 		return "add a note"
 	case UpdateAssign:
 		return "assign"
+	case UpdateExtend:
+		return "extend the deadline"
 	case UpdateRepairDone:
 		return "complete repair"
 	case UpdateResolveAttention:
@@ -152,9 +154,8 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		func() error { return handle(ctx, r, UpdateReceive, r.ruleReceive, r.applyReceive) },
 		func() error { return handle(ctx, r, UpdateInspection, r.ruleInspection, r.applyInspection) },
 		func() error { return handle(ctx, r, UpdateNote, r.ruleNote, r.applyNote) },
-		func() error {
-			return handle(ctx, r, UpdateAssign, r.ruleAssign, r.applyAssign)
-		},
+		func() error { return handle(ctx, r, UpdateAssign, r.ruleAssign, r.applyAssign) },
+		func() error { return handle(ctx, r, UpdateExtend, r.ruleExtend, r.applyExtend) },
 		func() error { return handle(ctx, r, UpdateRepairDone, r.ruleRepairDone, r.applyRepairDone) },
 		func() error {
 			return handle(ctx, r, UpdateResolveAttention, func(ResolveAttentionInput) error { return r.ruleOnce(UpdateResolveAttention) }, r.applyResolveAttention)
@@ -514,6 +515,39 @@ func (r *returnRun) ruleAssign(in AssignInput) error {
 	case !domain.HasAnyRole(in.ActorRoles, []string{domain.RoleSupport}) && (r.v.WaitingOn == nil || *r.v.WaitingOn != domain.WaitingWarehouse):
 		return refuse(ErrForbidden, "cannot assign: return %s does not wait on the warehouse", r.in.RMAID)
 	}
+	return nil
+}
+
+// ruleExtend refuses an extension when the return waits on no deadline.
+func (r *returnRun) ruleExtend(ExtendInput) error {
+	if r.waiting == nil || r.next(r.waiting.points) == nil {
+		return refuse(ErrInvalidTransition, "cannot extend the deadline: return %s is %s and waits on no deadline", r.in.RMAID, r.v.Status)
+	}
+	return nil
+}
+
+// applyExtend moves every point of the current wait that has not fired
+// (reminders, escalations, the deadline) By later; the wait's timer
+// re-arms at its next turn. The view and the RmaDeadline search attribute
+// show the new deadline.
+func (r *returnRun) applyExtend(ctx workflow.Context, in ExtendInput) error {
+	by := in.Duration()
+	if r.waiting == nil {
+		return refuse(ErrInvalidTransition, "cannot extend the deadline: return %s waits on no deadline", r.in.RMAID)
+	}
+	for i := range r.waiting.points {
+		if p := &r.waiting.points[i]; !r.fired[p.id] {
+			p.at = p.at.Add(by)
+		}
+	}
+	detail := "by " + by.String()
+	if r.v.Deadline != nil {
+		d := *r.v.Deadline
+		d.At = d.At.Add(by)
+		r.v.Deadline = &d
+		detail += ", " + d.Kind + " now " + domain.FormatTime(d.At)
+	}
+	r.addTimeline(ctx, "deadline_extended", in.Actor, detail+": "+in.Reason)
 	return nil
 }
 

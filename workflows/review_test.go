@@ -359,3 +359,34 @@ func TestCurrentDetailsForTheTemporalUI(t *testing.T) {
 	r := h.run(manual())
 	require.Equal(t, domain.StatusCancelled, r.Status)
 }
+
+// Support extends a review's deadline during an outage: the reminders and
+// the escalation move with it, the view and the audit trail show it.
+func TestExtendTheDeadline(t *testing.T) {
+	h := newHarness(t)
+	var before time.Time
+	h.at(time.Hour, func() {
+		s := h.status()
+		require.NotNil(t, s.Deadline)
+		before = s.Deadline.At
+		bad := h.update(workflows.UpdateExtend, workflows.ExtendInput{Actor: "support:amy", By: "3 days", Reason: "outage"})
+		h.mustUpdate(workflows.UpdateExtend, workflows.ExtendInput{Actor: "support:amy", By: "48h", Reason: "carrier outage"})
+		h.at(time.Minute, func() {
+			require.ErrorContains(t, bad.rejected, "by")
+			s := h.status()
+			require.Equal(t, before.Add(48*time.Hour), s.Deadline.At)
+			require.Equal(t, 1, countType(s, "deadline_extended"))
+		})
+	})
+	h.at(30*time.Hour, func() {
+		s := h.status()
+		require.Equal(t, domain.StatusPendingReview, s.Status)
+		require.Empty(t, s.SLABreaches, "the reply SLA moved by 48 h")
+	})
+	h.at(80*time.Hour, func() {
+		require.Contains(t, h.status().SLABreaches, "review_reply", "and still breaches, later")
+		h.mustUpdate(workflows.UpdateCancel, workflows.CancelInput{Actor: "support:amy"})
+	})
+	r := h.run(manual())
+	require.Equal(t, domain.StatusCancelled, r.Status)
+}

@@ -41,20 +41,20 @@ const (
 func accepted(s stage) []string {
 	switch s {
 	case stageReview:
-		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign}
+		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
 	case stageInfo:
-		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote, UpdateAssign}
+		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
 	case stageExchangeChoice:
-		return []string{UpdateExchangeChoice, UpdateCancel, UpdateNote, UpdateAssign}
+		return []string{UpdateExchangeChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
 	case stageShippingChoice:
-		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote, UpdateAssign}
+		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
 	case stageParcel:
 		// Inspecting a parcel the warehouse holds is receiving it.
-		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote, UpdateAssign}
+		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
 	case stageWarehouse:
-		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign}
+		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign, UpdateExtend}
 	case stageRepair:
-		return []string{UpdateRepairDone, UpdateNote, UpdateAssign}
+		return []string{UpdateRepairDone, UpdateNote, UpdateAssign, UpdateExtend}
 	case stageWorking:
 		return []string{UpdateCancel, UpdateReceive, UpdateNote, UpdateAssign}
 	case stageIrrevocable:
@@ -123,6 +123,9 @@ type compensation struct {
 // (lifecycle and the steps it calls) applies them, runs activities and
 // changes the view, so no two writers ever race.
 type returnRun struct {
+	// waiting is the wait the main flow is in (an extension moves its
+	// points).
+	waiting *wait
 	// assignments counts claims and reassignments (capped).
 	assignments int
 	in          StartInput

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/rma-dev/rma/domain"
 )
@@ -147,6 +148,20 @@ func (in AssignInput) Validate() error {
 	c.Required("assignee", in.Assignee, domain.MaxActorLen)
 	c.Text("team", in.Team, domain.MaxIDLen)
 	c.Text("reason", in.Reason, domain.MaxShortTextLen)
+	return c.Err()
+}
+
+// MaxExtension bounds one deadline extension.
+const MaxExtension = 30 * 24 * time.Hour
+
+// Validate checks an extension.
+func (in ExtendInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Required("reason", in.Reason, domain.MaxShortTextLen)
+	if d, err := time.ParseDuration(in.By); err != nil || d < time.Minute || d > MaxExtension {
+		c.Add("by", "must be a duration from 1m to 720h, e.g. 48h")
+	}
 	return c.Err()
 }
 

@@ -69,6 +69,8 @@ func (t *timer) arm(ctx workflow.Context, now time.Time, p *point) {
 func (r *returnRun) await(ctx workflow.Context, w *wait) (bool, error) {
 	var t timer
 	defer t.stop()
+	r.waiting = w
+	defer func() { r.waiting = nil }()
 	for {
 		r.stage = w.stage
 		if err := r.settle(ctx); err != nil {

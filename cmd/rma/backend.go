@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rma-dev/rma/api"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/starter"
 	"github.com/rma-dev/rma/store"
@@ -33,6 +34,7 @@ type returnsBackend interface {
 	Survey(ctx context.Context, id string, in workflows.SurveyInput) (domain.Return, error)
 	Queue(ctx context.Context, f store.QueueFilter) (queueList, error)
 	Late(ctx context.Context) (lateList, error)
+	Extend(ctx context.Context, req api.ExtendRequest, key string) (starter.ExtendReport, error)
 	Stuck(ctx context.Context) (stuckList, error)
 }
 
@@ -148,6 +150,18 @@ func (d directBackend) Stuck(ctx context.Context) (stuckList, error) {
 	}
 	items, err := d.st.Stuck(ctx, 1000)
 	return stuckList{Items: items}, err
+}
+
+func (d directBackend) Extend(ctx context.Context, req api.ExtendRequest, key string) (starter.ExtendReport, error) {
+	if d.st == nil {
+		return starter.ExtendReport{}, errors.New("the dry run reads deadlines from the read model: give --database-url (or use --api)")
+	}
+	in := workflows.ExtendInput{Actor: d.actor, By: req.By, Reason: req.Reason}
+	in.SetActorRoles([]string{domain.RoleAdmin})
+	if req.Limit == 0 {
+		req.Limit = 200
+	}
+	return d.s.ExtendMatching(ctx, req.Query, in, key, req.DryRun, req.Limit, d.st.Get)
 }
 
 // apiBackend is the HTTP API with a bearer token: what the token's roles
@@ -310,4 +324,9 @@ func (a apiBackend) Late(ctx context.Context) (lateList, error) {
 func (a apiBackend) Stuck(ctx context.Context) (stuckList, error) {
 	var out stuckList
 	return out, a.call(ctx, http.MethodGet, "/v1/ops/stuck", nil, &out)
+}
+
+func (a apiBackend) Extend(ctx context.Context, req api.ExtendRequest, key string) (starter.ExtendReport, error) {
+	var out starter.ExtendReport
+	return out, a.callKey(ctx, http.MethodPost, "/v1/ops/extend", key, req, &out)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rma-dev/rma/api"
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/workflows"
 )
@@ -32,6 +33,9 @@ func newOpsCmd() *cobra.Command {
                                 error, and carrier claims that could not be filed
   rma ops retry ID...           re-drive needs_attention returns once the cause is fixed
   rma ops retry --all --dry-run show what retry --all would re-drive
+  rma ops extend --query Q --by 48h --reason "carrier outage" [--dry-run]
+                                move the deadlines of every running return the visibility
+                                query selects, ten at a time, recorded on each audit trail
 
 Like rma return, it works over the HTTP API with a support token (--api,
 --token, or RMA_API_URL and RMA_TOKEN) or directly (Temporal and
@@ -165,6 +169,57 @@ visibility queries in the README ("Where to look in the Temporal UI").`,
 	retry.Flags().BoolVar(&all, "all", false, "every return in needs_attention")
 	retry.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be retried, change nothing")
 	retry.Flags().StringVar(&note, "note", "", "why, for the timeline (e.g. the carrier is back)")
-	cmd.AddCommand(late, stuck, retry)
+	var ext api.ExtendRequest
+	extend := &cobra.Command{Use: "extend --query QUERY --by DURATION --reason TEXT [--dry-run]",
+		Short:   "Move the deadlines of every running return a visibility query selects (an outage), in bounded batches",
+		Example: `  rma ops extend --query 'RmaStatus="awaiting_shipment" AND RmaDeadline < "2026-11-24T00:00:00Z"' --by 48h --reason "carrier outage" --dry-run`,
+		Args:    cobra.NoArgs,
+		RunE: with(func(ctx context.Context, b returnsBackend, out io.Writer, _ []string) error {
+			key := fmt.Sprintf("extend/%s/%d", rc.actor, time.Now().UnixNano())
+			rep, err := b.Extend(ctx, ext, key)
+			if err != nil {
+				return err
+			}
+			if rc.output == "json" {
+				return render(out, "json", rep)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			defer tw.Flush()
+			if rep.DryRun {
+				fmt.Fprintf(tw, "dry run: %d returns match %s; each would move by %s\n", rep.Matched, rep.Query, rep.By)
+			} else {
+				fmt.Fprintf(tw, "%d of %d returns extended by %s\n", rep.Extended, rep.Matched, rep.By)
+			}
+			fmt.Fprintln(tw, "ID\tSTATUS\tDEADLINE\tNEW DEADLINE\tRESULT")
+			for _, it := range rep.Items {
+				dl, nd, res := "-", "-", "extended"
+				if it.Deadline != nil {
+					dl = it.DeadlineKind + " " + it.Deadline.Local().Format("01-02 15:04")
+				}
+				if it.NewDeadline != nil {
+					nd = it.NewDeadline.Local().Format("01-02 15:04")
+				}
+				switch {
+				case rep.DryRun:
+					res = "would extend"
+				case it.Error != "":
+					res = it.Error
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.ID, it.Status, dl, nd, res)
+			}
+			if !rep.DryRun && rep.Extended < rep.Matched {
+				return fmt.Errorf("%d of %d extensions refused", rep.Matched-rep.Extended, rep.Matched)
+			}
+			return nil
+		})}
+	extend.Flags().StringVar(&ext.Query, "query", "", `visibility query over rma's search attributes, e.g. RmaStatus="awaiting_shipment" (only running returns match)`)
+	extend.Flags().StringVar(&ext.By, "by", "", "how much later, e.g. 48h (1m to 720h)")
+	extend.Flags().StringVar(&ext.Reason, "reason", "", "why, for the audit trail")
+	extend.Flags().BoolVar(&ext.DryRun, "dry-run", false, "list each return's deadline and where it would move; change nothing")
+	extend.Flags().IntVar(&ext.Limit, "limit", 200, "at most this many returns (up to 1000)")
+	for _, f := range []string{"query", "by", "reason"} {
+		_ = extend.MarkFlagRequired(f)
+	}
+	cmd.AddCommand(late, stuck, retry, extend)
 	return cmd
 }
