@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"encoding/hex"
+	"net/http/httptest"
+	"sync"
+
 	"context"
 	"encoding/json"
 	"fmt"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 	"io"
 	"net/http"
 	"net/url"
@@ -75,6 +81,10 @@ func TestRealTemporalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	uiListed := 0
+	// Tracing on: every rma process exports spans to this receiver.
+	spans := newOTLPReceiver(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", spans.url)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
 	cfg := chaos.Config{Binary: binary, Dir: dir, Returns: 3 * len(completing), Concurrency: 13, FaultRate: 0, KillEvery: 0, Tools: tools, Plans: completing,
 		Timeout: 12 * time.Minute, Out: logWriter{t},
 		Check: func(ctx context.Context, sys *rmatopology.System, views map[string]domain.Return) error {
@@ -102,6 +112,9 @@ func TestRealTemporalCluster(t *testing.T) {
 				}
 			}
 			if err := checkMetrics(t, sys, views); err != nil {
+				return err
+			}
+			if err := spans.checkTrace(t); err != nil {
 				return err
 			}
 			if err := checkSetupIdempotent(ctx, t, sys); err != nil {
@@ -393,4 +406,86 @@ func uiList(ctx context.Context, ui, query string) (map[string]bool, error) {
 		out[e.Execution.WorkflowID] = true
 	}
 	return out, nil
+}
+
+// otlpReceiver is an OTLP/HTTP trace endpoint in the test: it keeps every
+// span the rma processes export.
+type otlpReceiver struct {
+	url   string
+	mu    sync.Mutex
+	spans []recvSpan
+}
+
+type recvSpan struct {
+	service, name string
+	trace         string
+}
+
+func newOTLPReceiver(t *testing.T) *otlpReceiver {
+	rcv := &otlpReceiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(body, &req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		rcv.mu.Lock()
+		for _, rs := range req.GetResourceSpans() {
+			service := ""
+			for _, a := range rs.GetResource().GetAttributes() {
+				if a.GetKey() == "service.name" {
+					service = a.GetValue().GetStringValue()
+				}
+			}
+			for _, ss := range rs.GetScopeSpans() {
+				for _, sp := range ss.GetSpans() {
+					rcv.spans = append(rcv.spans, recvSpan{service: service, name: sp.GetName(), trace: hex.EncodeToString(sp.GetTraceId())})
+				}
+			}
+		}
+		rcv.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	rcv.url = srv.URL
+	return rcv
+}
+
+// checkTrace finds one trace that runs from an API request through the
+// workflow start to the workflow run and an activity on a worker.
+func (rcv *otlpReceiver) checkTrace(t *testing.T) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rcv.mu.Lock()
+		byTrace := map[string][]recvSpan{}
+		for _, s := range rcv.spans {
+			byTrace[s.trace] = append(byTrace[s.trace], s)
+		}
+		total := len(rcv.spans)
+		rcv.mu.Unlock()
+		for id, ss := range byTrace {
+			var api, start, run, act bool
+			for _, s := range ss {
+				api = api || (s.service == "rma-api" && strings.HasPrefix(s.name, "POST /v1/returns"))
+				start = start || (s.service == "rma-api" && strings.HasPrefix(s.name, "StartWorkflow:"))
+				run = run || (s.service == "rma-worker" && strings.HasPrefix(s.name, "RunWorkflow:"))
+				act = act || (s.service == "rma-worker" && strings.HasPrefix(s.name, "RunActivity:"))
+			}
+			if api && start && run && act {
+				t.Logf("tracing: %d spans exported; trace %s runs API → StartWorkflow → RunWorkflow → RunActivity (%d spans)", total, id, len(ss))
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			names := map[string]int{}
+			for _, s := range rcv.spans {
+				names[s.service+" "+strings.SplitN(s.name, ":", 2)[0]]++
+			}
+			return fmt.Errorf("no trace links an API request to a workflow run and an activity (%d spans: %v)", total, names)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }

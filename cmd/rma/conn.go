@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/interceptor"
 	"go.uber.org/zap"
 
 	"github.com/rma-dev/rma/codec"
@@ -35,6 +36,8 @@ type temporalFlags struct {
 	devKeys string
 	// metrics, when set, receives the SDK's metrics (rma worker and api).
 	metrics client.MetricsHandler
+	// interceptors trace starts, updates, runs and activities (tracing on).
+	interceptors []interceptor.ClientInterceptor
 }
 
 func envOr(k, def string) string {
@@ -161,6 +164,7 @@ func (f *temporalFlags) dial(ctx context.Context, log *zap.Logger) (client.Clien
 	if f.metrics != nil {
 		opts.MetricsHandler = f.metrics
 	}
+	opts.Interceptors = append(opts.Interceptors, f.interceptors...)
 	keys, err := f.keyring()
 	if err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"github.com/rma-dev/rma/sim"
 	"github.com/rma-dev/rma/starter"
 	"github.com/rma-dev/rma/store"
+	"github.com/rma-dev/rma/tracing"
 	"github.com/rma-dev/rma/worker"
 )
 
@@ -79,6 +80,14 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			}
 			defer ms.Close()
 			tf.metrics = ms.TemporalHandler()
+			tr, err := tracing.Setup(ctx, "rma-worker")
+			if err != nil {
+				return err
+			}
+			defer func() { _ = tr.Shutdown(context.WithoutCancel(ctx)) }()
+			if tf.interceptors, err = tr.Interceptors(); err != nil {
+				return err
+			}
 			payments, err := prov.paymentsPort(creds.payments, policy, ms)
 			if err != nil {
 				return err
@@ -215,6 +224,14 @@ refused at start.`,
 			}
 			defer ms.Close()
 			tf.metrics = ms.TemporalHandler()
+			tr, err := tracing.Setup(ctx, "rma-api")
+			if err != nil {
+				return err
+			}
+			defer func() { _ = tr.Shutdown(context.WithoutCancel(ctx)) }()
+			if tf.interceptors, err = tr.Interceptors(); err != nil {
+				return err
+			}
 			c, err := tf.dial(ctx, log)
 			if err != nil {
 				return err
@@ -248,7 +265,7 @@ refused at start.`,
 				RateLimit: rateLimit, RateBurst: rateBurst,
 				Codec: keys, Namespace: tf.namespace, CodecOrigins: splitList(origins), TemporalUIURL: uiURL,
 				Ready: worker.Ready(c, st.DB())})
-			return serveTLSUntil(ctx, log, port, srv.Handler(), tlsCert, tlsKey)
+			return serveTLSUntil(ctx, log, port, tr.Handler(srv.Handler()), tlsCert, tlsKey)
 		},
 	}
 	tf.register(cmd)
