@@ -233,8 +233,10 @@ func (s *Server) extend(w http.ResponseWriter, r *http.Request, p Principal) {
 	in := workflows.ExtendInput{Actor: p.Subject, By: req.By, Reason: req.Reason}
 	in.SetActorRoles(p.Roles)
 	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		key = fmt.Sprintf("extend/%s/%d", p.Subject, s.cfg.Now().UnixNano())
+	if key == "" && !req.DryRun {
+		// Sent again, the same extension must not add time twice.
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_header", "a bulk extension needs an Idempotency-Key header (the same key for a retry)")
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
 	defer cancel()

@@ -213,4 +213,22 @@ func TestOnCallTooling(t *testing.T) {
 	if !extended {
 		t.Fatalf("the extension is not on the audit trail: %+v", r.Timeline)
 	}
+	// The same extension run again (an operator retrying after a timeout)
+	// adds no more time: its key is derived from what it does.
+	if out, err = d.apiCLI(ops, "ops", "extend", "--query", q, "--by", "48h", "--reason", "carrier outage"); err != nil {
+		t.Fatalf("extend again: %v\n%s", err, out)
+	}
+	if r = d.get(waiting); !r.Deadline.At.Equal(before.At.Add(48*time.Hour)) || countType(r, "deadline_extended") != 1 {
+		t.Fatalf("the same extension ran twice: deadline %v, %d extensions", r.Deadline.At, countType(r, "deadline_extended"))
+	}
+}
+
+func countType(r domain.Return, typ string) int {
+	n := 0
+	for _, e := range r.Timeline {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
 }

@@ -436,7 +436,13 @@ func (s *Client) Matching(ctx context.Context, query string, limit int) ([]Summa
 			}
 			return nil, mapErr(err)
 		}
-		out = append(out, summaries(resp)...)
+		// The user's query is wrapped in parentheses, but a query that
+		// closes them could reach other workflows: keep running returns.
+		for i, e := range resp.Executions {
+			if e.GetType().GetName() == workflows.WorkflowType && e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				out = append(out, summaries(&workflowservice.ListWorkflowExecutionsResponse{Executions: resp.Executions[i : i+1]})...)
+			}
+		}
 		if len(out) >= limit {
 			return out[:limit], nil
 		}

@@ -520,10 +520,26 @@ func (r *returnRun) ruleAssign(in AssignInput) error {
 
 // ruleExtend refuses an extension when the return waits on no deadline.
 func (r *returnRun) ruleExtend(ExtendInput) error {
-	if r.waiting == nil || r.next(r.waiting.points) == nil {
+	if r.waiting == nil || r.next(extendable(r.waiting.points)) == nil {
 		return refuse(ErrInvalidTransition, "cannot extend the deadline: return %s is %s and waits on no deadline", r.in.RMAID, r.v.Status)
 	}
 	return nil
+}
+
+// movable reports a point an extension moves: the customer's, support's
+// and the warehouse's deadlines and their reminders, not the advance-
+// exchange hold's window, which the card authorisation's lifetime sets.
+func movable(p point) bool { return !strings.HasPrefix(p.id, "hold-window-") }
+
+// extendable are the points of a wait an extension would move.
+func extendable(points []point) []point {
+	var out []point
+	for _, p := range points {
+		if movable(p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // applyExtend moves every point of the current wait that has not fired
@@ -536,7 +552,7 @@ func (r *returnRun) applyExtend(ctx workflow.Context, in ExtendInput) error {
 		return refuse(ErrInvalidTransition, "cannot extend the deadline: return %s waits on no deadline", r.in.RMAID)
 	}
 	for i := range r.waiting.points {
-		if p := &r.waiting.points[i]; !r.fired[p.id] {
+		if p := &r.waiting.points[i]; !r.fired[p.id] && movable(*p) {
 			p.at = p.at.Add(by)
 		}
 	}

@@ -69,8 +69,11 @@ func (t *timer) arm(ctx workflow.Context, now time.Time, p *point) {
 func (r *returnRun) await(ctx workflow.Context, w *wait) (bool, error) {
 	var t timer
 	defer t.stop()
+	// A wait may run inside another (needs_attention inside a step of the
+	// parcel wait): the outer one is the current wait again afterwards.
+	outer := r.waiting
 	r.waiting = w
-	defer func() { r.waiting = nil }()
+	defer func() { r.waiting = outer }()
 	for {
 		r.stage = w.stage
 		if err := r.settle(ctx); err != nil {

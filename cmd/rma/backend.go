@@ -328,5 +328,7 @@ func (a apiBackend) Stuck(ctx context.Context) (stuckList, error) {
 
 func (a apiBackend) Extend(ctx context.Context, req api.ExtendRequest, key string) (starter.ExtendReport, error) {
 	var out starter.ExtendReport
+	// The API may work on a bulk extension for up to five minutes.
+	a.hc = &http.Client{Timeout: 6 * time.Minute}
 	return out, a.callKey(ctx, http.MethodPost, "/v1/ops/extend", key, req, &out)
 }

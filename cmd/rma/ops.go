@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +60,7 @@ visibility queries in the README ("Where to look in the Temporal UI").`,
 			if rc.output != "table" && rc.output != "json" {
 				return fmt.Errorf("--output must be table or json")
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 7*time.Minute)
 			defer cancel()
 			b, closeFn, err := rc.backend(ctx)
 			if err != nil {
@@ -170,12 +172,20 @@ visibility queries in the README ("Where to look in the Temporal UI").`,
 	retry.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be retried, change nothing")
 	retry.Flags().StringVar(&note, "note", "", "why, for the timeline (e.g. the carrier is back)")
 	var ext api.ExtendRequest
+	var extKey string
 	extend := &cobra.Command{Use: "extend --query QUERY --by DURATION --reason TEXT [--dry-run]",
 		Short:   "Move the deadlines of every running return a visibility query selects (an outage), in bounded batches",
 		Example: `  rma ops extend --query 'RmaStatus="awaiting_shipment" AND RmaDeadline < "2026-11-24T00:00:00Z"' --by 48h --reason "carrier outage" --dry-run`,
 		Args:    cobra.NoArgs,
 		RunE: with(func(ctx context.Context, b returnsBackend, out io.Writer, _ []string) error {
-			key := fmt.Sprintf("extend/%s/%d", rc.actor, time.Now().UnixNano())
+			key := extKey
+			if key == "" {
+				// The same extension run again is the same key: a retry
+				// after a timeout extends nothing twice. --key tells a
+				// deliberate second extension apart.
+				sum := sha256.Sum256([]byte(strings.Join([]string{rc.actor, ext.Query, ext.By, ext.Reason}, "\x00")))
+				key = "extend/" + hex.EncodeToString(sum[:12])
+			}
 			rep, err := b.Extend(ctx, ext, key)
 			if err != nil {
 				return err
@@ -217,6 +227,7 @@ visibility queries in the README ("Where to look in the Temporal UI").`,
 	extend.Flags().StringVar(&ext.Reason, "reason", "", "why, for the audit trail")
 	extend.Flags().BoolVar(&ext.DryRun, "dry-run", false, "list each return's deadline and where it would move; change nothing")
 	extend.Flags().IntVar(&ext.Limit, "limit", 200, "at most this many returns (up to 1000)")
+	extend.Flags().StringVar(&extKey, "key", "", "idempotency key (default: derived from who, the query, --by and --reason, so running the same extension again changes nothing; give a new key to extend the same returns twice)")
 	for _, f := range []string{"query", "by", "reason"} {
 		_ = extend.MarkFlagRequired(f)
 	}
