@@ -56,6 +56,7 @@ func TestEveryPathOnARealServer(t *testing.T) {
 	}{
 		{"review_escalated", reviewEscalated},
 		{"request_info", requestInfo},
+		{"claim_assign_extend", claimAssignExtend},
 		{"declined", declined},
 		{"ineligible", ineligible},
 		{"exchange_out_of_stock", exchangeOutOfStock},
@@ -229,6 +230,24 @@ func requestInfo(p *path) domain.Status {
 	p.status(domain.StatusInfoRequested)
 	p.cmd("info", map[string]any{"answer": "here", "photos": []string{"https://img.example/label.jpg"}})
 	p.status(domain.StatusPendingReview)
+	p.cmd("approve", map[string]any{})
+	p.shipDropoffAndPass()
+	return domain.StatusCompleted
+}
+
+// claim_assign_extend: an agent claims the return, hands it to another
+// team's agent, support extends its deadline (an outage), and it is
+// approved and completes: the assign and extend-deadline updates in a
+// recorded history.
+func claimAssignExtend(p *path) domain.Status {
+	p.create(request("SO-P-ASSIGN", "changed_mind", "refund"))
+	p.cmd("claim", nil)
+	p.cmd("assign", map[string]any{"assignee": "support:bo", "team": "returns-cn", "reason": "speaks the customer's language"})
+	p.cmd("extend", map[string]any{"by": "48h", "reason": "carrier outage"})
+	r := p.get()
+	if r.Assignee != "support:bo" || r.Team != "returns-cn" {
+		p.fail("assignment: %s %s", r.Assignee, r.Team)
+	}
 	p.cmd("approve", map[string]any{})
 	p.shipDropoffAndPass()
 	return domain.StatusCompleted
