@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -44,30 +43,15 @@ Like rma return, it works over the HTTP API with a support token (--api,
 --database-url). The Temporal UI and CLI find the same returns with the
 visibility queries in the README ("Where to look in the Temporal UI").`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVarP(&rc.output, "output", "o", "table", "output: table or json")
-	pf.StringVar(&rc.actor, "actor", "ops:"+envOr("USER", "operator"), "who is acting, recorded on the timeline (direct mode)")
-	pf.StringVar(&rc.apiURL, "api", os.Getenv("RMA_API_URL"), "the rma API's URL (env RMA_API_URL)")
-	pf.StringVar(&rc.token, "token", os.Getenv("RMA_TOKEN"), "API token with the support role, for --api (env RMA_TOKEN)")
-	pf.BoolVar(&rc.direct, "direct", false, "talk to Temporal and the database even when RMA_API_URL is set")
-	tmp := &cobra.Command{}
-	rc.tf.register(tmp)
-	rc.db.register(tmp)
-	pf.AddFlagSet(tmp.Flags())
+	rc.registerFlags(cmd, "ops:"+envOr("USER", "operator"), "who is acting, recorded on the timeline (direct mode)",
+		"the rma API's URL (env RMA_API_URL)", "API token with the support role, for --api (env RMA_TOKEN)")
 
+	// A bulk extension may take the API five minutes.
 	with := func(fn func(ctx context.Context, b returnsBackend, out io.Writer, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			if rc.output != "table" && rc.output != "json" {
-				return fmt.Errorf("--output must be table or json")
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 7*time.Minute)
-			defer cancel()
-			b, closeFn, err := rc.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			return explain(fn(ctx, b, cmd.OutOrStdout(), args))
+			return rc.withBackend(cmd, 7*time.Minute, func(ctx context.Context, b returnsBackend) error {
+				return fn(ctx, b, cmd.OutOrStdout(), args)
+			})
 		}
 	}
 	late := &cobra.Command{Use: "late", Short: "Open returns past their deadline or with a breached SLA", Args: cobra.NoArgs,

@@ -104,6 +104,39 @@ func (rc *returnCmd) backend(ctx context.Context) (returnsBackend, func(), error
 	return directBackend{s: starter.New(c, p, reg), st: st, actor: rc.actor}, closeAll, nil
 }
 
+// registerFlags puts the flags every subcommand shares on cmd: output,
+// actor, the API and its token, --direct, and Temporal's and the
+// database's.
+func (rc *returnCmd) registerFlags(cmd *cobra.Command, actor, actorHelp, apiHelp, tokenHelp string) {
+	pf := cmd.PersistentFlags()
+	pf.StringVarP(&rc.output, "output", "o", "table", "output: table or json")
+	pf.StringVar(&rc.actor, "actor", actor, actorHelp)
+	pf.StringVar(&rc.apiURL, "api", os.Getenv("RMA_API_URL"), apiHelp)
+	pf.StringVar(&rc.token, "token", os.Getenv("RMA_TOKEN"), tokenHelp)
+	pf.BoolVar(&rc.direct, "direct", false, "talk to Temporal and the database even when RMA_API_URL is set")
+	// Temporal and database flags on the parent so every subcommand has them.
+	tmp := &cobra.Command{}
+	rc.tf.register(tmp)
+	rc.db.register(tmp)
+	pf.AddFlagSet(tmp.Flags())
+}
+
+// withBackend checks --output, opens the backend for at most timeout and
+// runs fn on it, explaining its error for an operator.
+func (rc *returnCmd) withBackend(cmd *cobra.Command, timeout time.Duration, fn func(ctx context.Context, b returnsBackend) error) error {
+	if rc.output != "table" && rc.output != "json" {
+		return fmt.Errorf("--output must be table or json")
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	b, closeFn, err := rc.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return explain(fn(ctx, b))
+}
+
 func newReturnCmd() *cobra.Command {
 	rc := &returnCmd{}
 	cmd := &cobra.Command{
@@ -129,35 +162,19 @@ Examples:
   rma return approve RMA-3F2A9C01B7DE --note "photo shows the defect"
   rma return queue --role warehouse --assignee me`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVarP(&rc.output, "output", "o", "table", "output: table or json")
-	pf.StringVar(&rc.actor, "actor", "cli:"+envOr("USER", "operator"), "who is acting, recorded on the timeline (direct mode; the API records the token's subject)")
-	pf.StringVar(&rc.apiURL, "api", os.Getenv("RMA_API_URL"), "the rma API's URL: send every command through it (env RMA_API_URL)")
-	pf.StringVar(&rc.token, "token", os.Getenv("RMA_TOKEN"), "API token for --api (env RMA_TOKEN); its roles decide: support for the queue and review, warehouse for receipt and inspection, backend to start returns")
-	pf.BoolVar(&rc.direct, "direct", false, "talk to Temporal and the database even when RMA_API_URL is set")
-	// Temporal and database flags on the parent so every subcommand has them.
-	tmp := &cobra.Command{}
-	rc.tf.register(tmp)
-	rc.db.register(tmp)
-	pf.AddFlagSet(tmp.Flags())
+	rc.registerFlags(cmd, "cli:"+envOr("USER", "operator"), "who is acting, recorded on the timeline (direct mode; the API records the token's subject)",
+		"the rma API's URL: send every command through it (env RMA_API_URL)",
+		"API token for --api (env RMA_TOKEN); its roles decide: support for the queue and review, warehouse for receipt and inspection, backend to start returns")
 
 	run := func(use, short string, args cobra.PositionalArgs, setup func(*cobra.Command), fn func(ctx context.Context, b returnsBackend, args []string) (any, error)) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, args []string) error {
-			if rc.output != "table" && rc.output != "json" {
-				return fmt.Errorf("--output must be table or json")
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
-			defer cancel()
-			b, closeFn, err := rc.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			v, err := fn(ctx, b, args)
-			if err != nil {
-				return explain(err)
-			}
-			return render(cmd.OutOrStdout(), rc.output, v)
+			return rc.withBackend(cmd, 60*time.Second, func(ctx context.Context, b returnsBackend) error {
+				v, err := fn(ctx, b, args)
+				if err != nil {
+					return err
+				}
+				return render(cmd.OutOrStdout(), rc.output, v)
+			})
 		}}
 		if setup != nil {
 			setup(c)
