@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"strings"
@@ -69,6 +70,8 @@ type Server struct {
 	log    *zap.Logger
 	static map[[32]byte]Principal
 	limits *limiter
+	// console are the console's pages by language, parsed once.
+	console map[string]*template.Template
 }
 
 // New builds the API server.
@@ -83,7 +86,7 @@ func New(cfg Config) *Server {
 	for tok, p := range cfg.Tokens {
 		static[sha256.Sum256([]byte(tok))] = p
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, static: static, limits: newLimiter(cfg.RateLimit, cfg.RateBurst)}
+	return &Server{cfg: cfg, log: cfg.Logger, static: static, limits: newLimiter(cfg.RateLimit, cfg.RateBurst), console: consoleTemplates()}
 }
 
 type route struct {

@@ -110,7 +110,16 @@ func consoleLang(r *http.Request) string {
 	return "zh-CN"
 }
 
-func (s *Server) consoleTemplates(lang string) *template.Template {
+// consoleTemplates parses the pages once per language (at New).
+func consoleTemplates() map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for lang := range consoleText {
+		out[lang] = consoleTemplate(lang)
+	}
+	return out
+}
+
+func consoleTemplate(lang string) *template.Template {
 	funcs := template.FuncMap{
 		"t": func(k string) string {
 			if v, ok := consoleText[lang][k]; ok {
@@ -178,7 +187,7 @@ func (s *Server) consoleRender(w http.ResponseWriter, r *http.Request, status in
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src * data:; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	if err := s.consoleTemplates(lang).ExecuteTemplate(w, name, page); err != nil {
+	if err := s.console[lang].ExecuteTemplate(w, name, page); err != nil {
 		s.log.Error("console page", zap.String("page", name), zap.Error(err))
 	}
 }

@@ -438,11 +438,13 @@ func (s *Client) Matching(ctx context.Context, query string, limit int) ([]Summa
 		}
 		// The user's query is wrapped in parentheses, but a query that
 		// closes them could reach other workflows: keep running returns.
-		for i, e := range resp.Executions {
+		running := resp.Executions[:0:0]
+		for _, e := range resp.Executions {
 			if e.GetType().GetName() == workflows.WorkflowType && e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				out = append(out, summaries(&workflowservice.ListWorkflowExecutionsResponse{Executions: resp.Executions[i : i+1]})...)
+				running = append(running, e)
 			}
 		}
+		out = append(out, summaries(&workflowservice.ListWorkflowExecutionsResponse{Executions: running})...)
 		if len(out) >= limit {
 			return out[:limit], nil
 		}
