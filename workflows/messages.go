@@ -526,16 +526,11 @@ func (r *returnRun) ruleExtend(ExtendInput) error {
 	return nil
 }
 
-// movable reports a point an extension moves: the customer's, support's
-// and the warehouse's deadlines and their reminders, not the advance-
-// exchange hold's window, which the card authorisation's lifetime sets.
-func movable(p point) bool { return !strings.HasPrefix(p.id, "hold-window-") }
-
 // extendable are the points of a wait an extension would move.
 func extendable(points []point) []point {
 	var out []point
 	for _, p := range points {
-		if movable(p) {
+		if !p.fixed {
 			out = append(out, p)
 		}
 	}
@@ -552,7 +547,7 @@ func (r *returnRun) applyExtend(ctx workflow.Context, in ExtendInput) error {
 		return refuse(ErrInvalidTransition, "cannot extend the deadline: return %s waits on no deadline", r.in.RMAID)
 	}
 	for i := range r.waiting.points {
-		if p := &r.waiting.points[i]; !r.fired[p.id] && movable(*p) {
+		if p := &r.waiting.points[i]; !r.fired[p.id] && !p.fixed {
 			p.at = p.at.Add(by)
 		}
 	}

@@ -133,7 +133,7 @@ func (r *returnRun) followParcel(ctx workflow.Context) error {
 		if rep := l.Replacement; rep != nil && rep.Advance && rep.Shipped {
 			lineID := l.LineID
 			holdDue := r.holdAt[lineID].Add(r.p.Exchange.AdvanceHoldWindow.D())
-			points = append(points, point{id: "hold-window-" + lineID, at: holdDue, summary: "advance-exchange hold window ends " + domain.FormatTime(holdDue),
+			points = append(points, point{id: "hold-window-" + lineID, at: holdDue, summary: "advance-exchange hold window ends " + domain.FormatTime(holdDue), fixed: true,
 				active: func() bool { return !r.parcel.delivered && !r.parcel.received },
 				fire: func(ctx workflow.Context) (bool, error) {
 					// The return has not arrived within the hold window:

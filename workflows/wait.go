@@ -17,6 +17,10 @@ type point struct {
 	active  func() bool // nil: always; a pickup reminder is moot once picked up
 	// fire acts; end reports that the wait is over (the deadline passed).
 	fire func(ctx workflow.Context) (end bool, err error)
+	// fixed points are not the customer's, support's or the warehouse's
+	// to meet, so an extension does not move them (the advance-exchange
+	// hold window: the card authorisation's lifetime sets it).
+	fixed bool
 }
 
 // wait is one place where the return waits on somebody: the stage it is in
