@@ -56,6 +56,9 @@ var consoleText = map[string]map[string]string{
 		"record_inspection": "Record inspection", "timeline": "Timeline", "at": "At", "event": "Event", "actor": "Actor", "detail": "Detail",
 		"forbidden": "This console is for support and warehouse staff", "forbidden_help": "Your token does not hold the support or warehouse role.",
 		"done": "Done: %s.", "bad_token": "That token is not valid.",
+		"override": "Override refund", "amount": "amount, e.g. 120.00", "waive_fees": "waive fees", "goodwill": "Grant goodwill",
+		"store_credit": "store credit", "coupon": "coupon", "limit": "Support may move a refund, or grant goodwill, by up to %s; beyond that needs an admin.",
+		"overridden": "override", "granted": "Goodwill",
 	},
 	"zh-CN": {
 		"queue": "队列", "warehouse_queue": "仓库队列", "review_queue": "审核队列", "other_lang": "English", "sign_out": "退出",
@@ -72,6 +75,9 @@ var consoleText = map[string]map[string]string{
 		"record_inspection": "记录质检", "timeline": "时间线", "at": "时间", "event": "事件", "actor": "操作人", "detail": "详情",
 		"forbidden": "此控制台仅供客服与仓库人员使用", "forbidden_help": "您的令牌没有 support 或 warehouse 角色。",
 		"done": "已完成：%s。", "bad_token": "令牌无效。",
+		"override": "调整退款", "amount": "金额，如 120.00", "waive_fees": "免除费用", "goodwill": "发放补偿",
+		"store_credit": "余额", "coupon": "优惠券", "limit": "客服可调整退款或发放补偿的上限为 %s，超出需管理员操作。",
+		"overridden": "已调整", "granted": "补偿",
 	},
 }
 
@@ -87,8 +93,11 @@ type consolePage struct {
 	R            domain.Return
 	Preview      []domain.LineRefund
 	TemporalLink string
-	Actions      bool
-	Can          map[string]bool
+	// Limit says how far support may move money alone (the policy's
+	// overrides.support_limit).
+	Limit   string
+	Actions bool
+	Can     map[string]bool
 }
 
 func consoleLang(r *http.Request) string {
@@ -295,6 +304,13 @@ func (s *Server) consoleReturn(w http.ResponseWriter, r *http.Request, p Princip
 			}
 		}
 		page.Preview = domain.ComputeRefunds(s.cfg.Returns.Policy(), in, ret.TrackingNumber != "")
+		for i, rf := range page.Preview {
+			if l := ret.Line(rf.LineID); l != nil {
+				page.Preview[i] = l.Override.Apply(rf)
+			}
+		}
+		limit := s.cfg.Returns.Policy().Overrides.SupportLimit
+		page.Limit = fmt.Sprintf(consoleText[consoleLang(r)]["limit"], domain.Money{Amount: limit, Currency: ret.RefundTotal.Currency})
 	}
 	support, warehouse := p.has([]string{RoleSupport}), p.has([]string{RoleWarehouse})
 	waiting := func(on domain.WaitingOn) bool { return ret.WaitingOn != nil && *ret.WaitingOn == on }
@@ -309,6 +325,12 @@ func (s *Server) consoleReturn(w http.ResponseWriter, r *http.Request, p Princip
 	for _, l := range ret.Lines {
 		uninspected = uninspected || (l.Inspection == nil && !l.Returnless)
 	}
+	overridable := false
+	for _, l := range ret.Lines {
+		overridable = overridable || (l.Eligible && l.Resolution.PaysMoney() && l.Refund == nil)
+	}
+	page.Can["override"] = support && overridable && !ret.Status.Final()
+	page.Can["goodwill"] = support && !ret.Status.Final()
 	page.Can["inspect"] = warehouse && uninspected && (ret.Status == domain.StatusReceived || ret.Status == domain.StatusInspecting || waiting(domain.WaitingWarehouse))
 	for _, ok := range page.Can {
 		page.Actions = page.Actions || ok
@@ -352,6 +374,24 @@ func (s *Server) consoleAction(w http.ResponseWriter, r *http.Request, p Princip
 			ins.Items = append(ins.Items, it)
 		}
 		name, in = workflows.UpdateInspection, &ins
+	case "override-refund":
+		o := workflows.OverrideRefundInput{Actor: p.Subject, LineID: form("line"), WaiveFees: form("waive_fees") != "", Reason: form("reason")}
+		if a := strings.TrimSpace(form("amount")); a != "" {
+			m, err := domain.ParseAmount(a, form("currency"))
+			if err != nil {
+				http.Redirect(w, r, back+"?error="+url.QueryEscape(err.Error()), http.StatusSeeOther)
+				return
+			}
+			o.Amount = &m
+		}
+		name, in = workflows.UpdateOverrideRefund, &o
+	case "goodwill":
+		m, err := domain.ParseAmount(form("amount"), form("currency"))
+		if err != nil {
+			http.Redirect(w, r, back+"?error="+url.QueryEscape(err.Error()), http.StatusSeeOther)
+			return
+		}
+		name, in = workflows.UpdateGoodwill, &workflows.GoodwillInput{Actor: p.Subject, Amount: m, Kind: form("kind"), Reason: form("reason")}
 	default:
 		http.NotFound(w, r)
 		return

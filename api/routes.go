@@ -58,6 +58,8 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/returns/{id}/assign", roles: workflows.CommandRoles(workflows.UpdateAssign), handle: command(s, workflows.UpdateAssign, func(in *workflows.AssignInput, p Principal) { in.Actor = p.Subject })},
 		{method: "GET", path: "/v1/queue", roles: []string{RoleSupport, RoleWarehouse}, handle: s.queue},
 		{method: "POST", path: "/v1/returns/{id}/extend", roles: workflows.CommandRoles(workflows.UpdateExtend), handle: command(s, workflows.UpdateExtend, func(in *workflows.ExtendInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/override-refund", roles: workflows.CommandRoles(workflows.UpdateOverrideRefund), handle: command(s, workflows.UpdateOverrideRefund, func(in *workflows.OverrideRefundInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/goodwill", roles: workflows.CommandRoles(workflows.UpdateGoodwill), handle: command(s, workflows.UpdateGoodwill, func(in *workflows.GoodwillInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/ops/extend", roles: workflows.CommandRoles(workflows.UpdateExtend), handle: s.extend},
 		{method: "GET", path: "/v1/ops/late", roles: []string{RoleSupport}, handle: s.late},
 		{method: "GET", path: "/v1/ops/stuck", roles: []string{RoleSupport}, handle: s.stuck},

@@ -2,6 +2,8 @@ package domain
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Money is an amount in integer minor units (fen for CNY). Floats are never
@@ -52,4 +54,22 @@ func (m Money) String() string {
 		sign, a = "-", -a
 	}
 	return fmt.Sprintf("%s%d.%02d %s", sign, a/100, a%100, m.Currency)
+}
+
+// ParseAmount reads what a person types for an amount, "120", "120.5" or
+// "120.50", in major units with at most two decimals, as minor units of
+// currency (the inverse of String for the currencies rma shows with two
+// decimals).
+func ParseAmount(s, currency string) (Money, error) {
+	s = strings.TrimSpace(s)
+	whole, frac, dot := strings.Cut(s, ".")
+	if whole == "" || (dot && (frac == "" || len(frac) > 2)) || strings.Trim(whole+frac, "0123456789") != "" || len(whole) > 12 {
+		return Money{}, fmt.Errorf("amount %q: want major units with at most two decimals, like 120.50", s)
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	w, _ := strconv.ParseInt(whole, 10, 64)
+	f, _ := strconv.ParseInt(frac, 10, 64)
+	return Money{Amount: w*100 + f, Currency: currency}, nil
 }

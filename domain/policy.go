@@ -65,6 +65,7 @@ type Policy struct {
 	Survey       SurveyPolicy       `yaml:"survey"`
 	Compensation CompensationPolicy `yaml:"compensation"`
 	Anomaly      AnomalyPolicy      `yaml:"anomaly"`
+	Overrides    OverridePolicy     `yaml:"overrides"`
 }
 
 // AnomalyPolicy is the batch return-rate alert: how often the check runs and
@@ -235,6 +236,7 @@ func Defaults() Policy {
 		Survey:       SurveyPolicy{Window: 7 * day},
 		Compensation: CompensationPolicy{CouponOnBreach: 500},
 		Anomaly:      AnomalyPolicy{CheckEvery: day, MinSample: 30, MinZ: 3, MinRatio: 1.5},
+		Overrides:    OverridePolicy{SupportLimit: 5000},
 	}
 }
 
@@ -334,6 +336,9 @@ func (p Policy) Validate() error {
 	}
 	if p.Anomaly.MinSample < 1 || p.Anomaly.MinZ <= 0 || p.Anomaly.MinRatio < 1 {
 		pr.add("anomaly", "min_sample must be >= 1, min_z > 0 and min_ratio >= 1")
+	}
+	if p.Overrides.SupportLimit < 0 {
+		pr.add("overrides.support_limit", "must not be negative")
 	}
 	if p.Currency == "" {
 		pr.add("currency", "is required")

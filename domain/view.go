@@ -39,7 +39,10 @@ type Return struct {
 	SLABreaches    []string   `json:"sla_breaches,omitempty"`
 	Compensation   *Money     `json:"compensation,omitempty"`
 	GoodwillCoupon *Money     `json:"goodwill_coupon,omitempty"`
-	Survey         *Survey    `json:"survey,omitempty"`
+	// Goodwill is the credit support granted on the return, beyond the
+	// policy's coupons.
+	Goodwill []GoodwillGrant `json:"goodwill,omitempty"`
+	Survey   *Survey         `json:"survey,omitempty"`
 	// SurveyUntil is when the survey closes (completed returns only).
 	SurveyUntil *time.Time      `json:"survey_until,omitempty"`
 	Notes       []TimelineEntry `json:"notes,omitempty"`
@@ -125,6 +128,9 @@ type LineState struct {
 	// OutboundTracking is the parcel sent to the customer for reship,
 	// repair or return-to-customer.
 	OutboundTracking string `json:"outbound_tracking,omitempty"`
+	// Override is support's change to the line's refund, applied when the
+	// line is refunded.
+	Override *RefundOverride `json:"override,omitempty"`
 }
 
 // Inspection is the warehouse verdict on a line.
@@ -180,6 +186,7 @@ func (r Return) Clone() Return {
 	c.Attention = clonePtr(r.Attention)
 	c.Compensation = clonePtr(r.Compensation)
 	c.GoodwillCoupon = clonePtr(r.GoodwillCoupon)
+	c.Goodwill = append([]GoodwillGrant(nil), r.Goodwill...)
 	c.Survey = clonePtr(r.Survey)
 	c.SurveyUntil = clonePtr(r.SurveyUntil)
 	c.Label = clonePtr(r.Label)
@@ -196,6 +203,11 @@ func (l LineState) clone() LineState {
 	}
 	c.Refund = clonePtr(l.Refund)
 	c.Replacement = clonePtr(l.Replacement)
+	if l.Override != nil {
+		o := *l.Override
+		o.Amount = clonePtr(l.Override.Amount)
+		c.Override = &o
+	}
 	return c
 }
 
@@ -212,7 +224,7 @@ func clonePtr[T any](p *T) *T {
 func staffOnlyEvent(typ string) bool {
 	switch typ {
 	case "note", "needs_attention", "failed", "retry", "compensated", "sla_breach", "claim_failed",
-		"carrier_events_capped", "abandoned", "attention_retry", "attention_abandon", "assigned":
+		"carrier_events_capped", "abandoned", "attention_retry", "attention_abandon", "assigned", "refund_overridden":
 		return true
 	}
 	return false
@@ -250,6 +262,11 @@ func (r Return) CustomerView(self string) Return {
 		if c.Lines[i].Inspection != nil {
 			c.Lines[i].Inspection.Note = ""
 		}
+		// What support changed shows in the refund; why is staff's.
+		c.Lines[i].Override = nil
+	}
+	for i := range c.Goodwill {
+		c.Goodwill[i].Reason, c.Goodwill[i].Actor = "", ""
 	}
 	return c
 }

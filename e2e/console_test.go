@@ -75,6 +75,22 @@ func waitFlash(t *testing.T, ctx context.Context, action string) {
 	t.Fatalf("no page after %s", action)
 }
 
+// waitError waits for the page a refused action leads to, and checks why.
+func waitError(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if e, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("error")||{}).textContent||""`)); err == nil && e != "" {
+			if !strings.Contains(e, want) {
+				t.Fatalf("the console's error %q does not say %q", e, want)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no error page saying %q", want)
+}
+
 func mustReq(t *testing.T, method, url, form string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(form))
@@ -151,6 +167,27 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("assignee after the claim: %q", got)
 	}
 	shot(t, ctx, "console-return.png")
+	// Money: moving the refund beyond the support limit needs an admin,
+	// and the console says so; waiving the fees is within it.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`#override input[name="amount"]`), "100.00"),
+		chromedp.SendKeys(chromedp.CSS(`#override input[name="reason"]`), "scuffed"),
+		chromedp.Click(chromedp.CSS("#act-override"))); err != nil {
+		t.Fatalf("override beyond the limit: %v", err)
+	}
+	waitError(t, ctx, "the admin role is needed")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(d.url("/console/returns/"+id)),
+		chromedp.WaitVisible(chromedp.CSS("#act-override")),
+		chromedp.Click(chromedp.CSS(`#override input[name="waive_fees"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#override input[name="reason"]`), "our courier was late"),
+		chromedp.Click(chromedp.CSS("#act-override"))); err != nil {
+		t.Fatalf("waive fees: %v", err)
+	}
+	waitFlash(t, ctx, "override-refund")
+	if got := text(t, ctx, "#preview"); !strings.Contains(got, "L1: 199.00 CNY − 0.00 CNY = 199.00 CNY") {
+		t.Fatalf("refund preview after waiving the fees: %q", got)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`form[action$="/approve"] input[name="note"]`), "worn once, fine"),
 		chromedp.Click(chromedp.CSS("#act-approve"))); err != nil {
@@ -200,6 +237,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	waitFlash(t, ctx, "inspection")
 	final := d.waitStatus(id, domain.StatusCompleted)
+	if final.RefundTotal.Amount != 19900 || final.FeesTotal.Amount != 0 || final.Lines[0].Override == nil || final.Lines[0].Override.Actor != "support:amy" {
+		t.Fatalf("refund %v, fees %v, override %+v: want the whole price, fees waived by support:amy", final.RefundTotal, final.FeesTotal, final.Lines[0].Override)
+	}
 	if final.Lines[0].Inspection == nil || final.Lines[0].Inspection.Note != "as new, tags on" || len(final.Lines[0].Inspection.Photos) != 1 {
 		t.Fatalf("inspection as recorded: %+v", final.Lines[0].Inspection)
 	}

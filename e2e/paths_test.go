@@ -57,6 +57,7 @@ func TestEveryPathOnARealServer(t *testing.T) {
 		{"review_escalated", reviewEscalated},
 		{"request_info", requestInfo},
 		{"claim_assign_extend", claimAssignExtend},
+		{"override_goodwill", overrideGoodwill},
 		{"declined", declined},
 		{"ineligible", ineligible},
 		{"exchange_out_of_stock", exchangeOutOfStock},
@@ -250,6 +251,23 @@ func claimAssignExtend(p *path) domain.Status {
 	}
 	p.cmd("approve", map[string]any{})
 	p.shipDropoffAndPass()
+	return domain.StatusCompleted
+}
+
+// override_goodwill: support waives a line's fees and grants a goodwill
+// coupon while the return waits for review; it is approved and completes,
+// refunded the whole price: the override-refund and goodwill updates in a
+// recorded history.
+func overrideGoodwill(p *path) domain.Status {
+	p.create(request("SO-P-OVERRIDE", "changed_mind", "refund"))
+	p.cmd("override-refund", map[string]any{"line_id": "L1", "waive_fees": true, "reason": "late courier"})
+	p.cmd("goodwill", map[string]any{"amount": map[string]any{"amount": 1500, "currency": "CNY"}, "kind": "coupon", "reason": "slow answer"})
+	p.cmd("approve", map[string]any{})
+	p.shipDropoffAndPass()
+	r := p.until("completed", func(r domain.Return) bool { return r.Status == domain.StatusCompleted })
+	if r.RefundTotal.Amount != r.Lines[0].UnitPrice.Amount || r.FeesTotal.Amount != 0 || len(r.Goodwill) != 1 || !r.Goodwill[0].Issued {
+		p.fail("refund %v, fees %v, goodwill %+v", r.RefundTotal, r.FeesTotal, r.Goodwill)
+	}
 	return domain.StatusCompleted
 }
 

@@ -39,7 +39,8 @@ var ErrNotFound = errors.New("return not found")
 const ErrIdempotencyConflict = "idempotency_conflict"
 
 // RefusedError is a command the workflow refused: Kind is
-// workflows.ErrInvalidTransition, workflows.ErrInvalidInput or
+// workflows.ErrInvalidTransition, workflows.ErrInvalidInput,
+// workflows.ErrForbidden or
 // ErrIdempotencyConflict.
 type RefusedError struct {
 	Kind    string
@@ -533,7 +534,7 @@ func mapErr(err error) error {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		switch app.Type() {
-		case workflows.ErrInvalidTransition, workflows.ErrInvalidInput:
+		case workflows.ErrInvalidTransition, workflows.ErrInvalidInput, workflows.ErrForbidden:
 			return &RefusedError{Kind: app.Type(), Message: app.Message()}
 		}
 	}

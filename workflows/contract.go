@@ -43,6 +43,13 @@ const (
 	// UpdateExtend moves the current wait's deadline (and its reminders)
 	// later, e.g. during a carrier outage (rma ops extend).
 	UpdateExtend = "extend-deadline"
+	// UpdateOverrideRefund changes what a line pays back (an amount, or
+	// the fees waived) before it is refunded; beyond the policy's
+	// overrides.support_limit it needs the admin role.
+	UpdateOverrideRefund = "override-refund"
+	// UpdateGoodwill grants goodwill credit (a coupon or store credit) on
+	// an open return; beyond overrides.support_limit it needs admin.
+	UpdateGoodwill = "goodwill"
 )
 
 // CommandResult is every update's answer: small, because it is stored in
@@ -81,7 +88,7 @@ func CommandRoles(name string) []string {
 		return []string{domain.RoleWarehouse}
 	case UpdateAssign:
 		return []string{domain.RoleSupport, domain.RoleWarehouse}
-	case UpdateExtend:
+	case UpdateExtend, UpdateOverrideRefund, UpdateGoodwill:
 		return []string{domain.RoleSupport}
 	}
 	return nil
@@ -248,6 +255,30 @@ type ExtendInput struct {
 func (in ExtendInput) Duration() time.Duration {
 	d, _ := time.ParseDuration(in.By)
 	return d
+}
+
+// OverrideRefundInput changes line LineID's refund: Amount is its net
+// refund (at most what the line was paid), or WaiveFees pays it back
+// without the policy's fees. Reason goes on the audit trail.
+type OverrideRefundInput struct {
+	Acting
+	Actor     string        `json:"actor"`
+	LineID    string        `json:"line_id"`
+	Amount    *domain.Money `json:"amount,omitempty"`
+	WaiveFees bool          `json:"waive_fees,omitempty"`
+	Reason    string        `json:"reason"`
+}
+
+func (in OverrideRefundInput) commandLine() string { return in.LineID }
+
+// GoodwillInput grants Amount of goodwill credit: Kind is coupon or
+// store_credit (the default).
+type GoodwillInput struct {
+	Acting
+	Actor  string       `json:"actor"`
+	Amount domain.Money `json:"amount"`
+	Kind   string       `json:"kind,omitempty"`
+	Reason string       `json:"reason"`
 }
 
 // NoteInput adds an internal support note.

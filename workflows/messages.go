@@ -43,6 +43,10 @@ func verb(name string) string {
 		return "assign"
 	case UpdateExtend:
 		return "extend the deadline"
+	case UpdateOverrideRefund:
+		return "override the refund"
+	case UpdateGoodwill:
+		return "grant goodwill"
 	case UpdateRepairDone:
 		return "complete repair"
 	case UpdateResolveAttention:
@@ -52,12 +56,18 @@ func verb(name string) string {
 }
 
 func (r *returnRun) refuseStatus(name string) error {
+	if (r.stage == stageWorking || r.stage == stageIrrevocable) && r.doing != "" {
+		// A command the return's waits take, sent while a partner call
+		// runs: say so, since the status alone reads as if it fitted.
+		return refuse(ErrInvalidTransition, "cannot %s: return %s is %s and busy %s; retry in a moment", verb(name), r.in.RMAID, r.v.Status, r.doing)
+	}
 	return refuse(ErrInvalidTransition, "cannot %s: return %s is %s", verb(name), r.in.RMAID, r.v.Status)
 }
 
 // command is an accepted update waiting for the main flow.
 type command struct {
 	name    string
+	line    string // the line a per-line command is for
 	apply   func(ctx workflow.Context) error
 	applied bool
 	done    bool
@@ -95,6 +105,9 @@ func handle[T validatable](ctx workflow.Context, r *returnRun, name string, rule
 	}
 	handler := func(ctx workflow.Context, in T) (CommandResult, error) {
 		c := &command{name: name}
+		if l, ok := any(in).(interface{ commandLine() string }); ok {
+			c.line = l.commandLine()
+		}
 		c.apply = func(actx workflow.Context) error {
 			// The stage may have moved on between validation and now
 			// (a deadline fired in the same task): check again.
@@ -156,6 +169,8 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		func() error { return handle(ctx, r, UpdateNote, r.ruleNote, r.applyNote) },
 		func() error { return handle(ctx, r, UpdateAssign, r.ruleAssign, r.applyAssign) },
 		func() error { return handle(ctx, r, UpdateExtend, r.ruleExtend, r.applyExtend) },
+		func() error { return handle(ctx, r, UpdateOverrideRefund, r.ruleOverrideRefund, r.applyOverrideRefund) },
+		func() error { return handle(ctx, r, UpdateGoodwill, r.ruleGoodwill, r.applyGoodwill) },
 		func() error { return handle(ctx, r, UpdateRepairDone, r.ruleRepairDone, r.applyRepairDone) },
 		func() error {
 			return handle(ctx, r, UpdateResolveAttention, func(ResolveAttentionInput) error { return r.ruleOnce(UpdateResolveAttention) }, r.applyResolveAttention)
@@ -578,6 +593,133 @@ func (r *returnRun) applyAssign(ctx workflow.Context, in AssignInput) error {
 		detail += ": " + in.Reason
 	}
 	r.addTimeline(ctx, "assigned", in.Actor, detail)
+	return nil
+}
+
+// ruleOverrideRefund: the line pays money and is not refunded yet (a
+// refund that failed and waits for support keeps the amount it was sent
+// with), the amount is in the return's currency and at most what the line
+// was paid, and a change beyond the support limit comes from an admin.
+func (r *returnRun) ruleOverrideRefund(in OverrideRefundInput) error {
+	l := r.v.Line(in.LineID)
+	switch {
+	case l == nil:
+		return refuse(ErrInvalidInput, "line_id: return %s has no line %q", r.in.RMAID, in.LineID)
+	case !l.Eligible || !l.Resolution.PaysMoney():
+		return refuse(ErrInvalidTransition, "cannot override the refund: line %s pays no refund (%s)", in.LineID, l.Resolution)
+	case l.Refund != nil:
+		return refuse(ErrInvalidTransition, "cannot override the refund: line %s is already refunded %s; grant goodwill instead", in.LineID, l.Refund.Net)
+	case r.failed != nil && r.failed.name == "refund-"+in.LineID:
+		return refuse(ErrInvalidTransition, "cannot override the refund: the refund of line %s is under way with its amount; retry or abandon it first", in.LineID)
+	case r.pendingLine(UpdateOverrideRefund, in.LineID):
+		return refuse(ErrInvalidTransition, "cannot override the refund: another override of line %s is being applied; retry", in.LineID)
+	}
+	if in.Amount != nil {
+		switch value := l.Value(); {
+		case in.Amount.Currency != value.Currency:
+			return refuse(ErrInvalidInput, "amount.currency: must be %s, the line's currency", value.Currency)
+		case in.Amount.Amount > value.Amount:
+			return refuse(ErrInvalidInput, "amount.amount: %s is more than line %s was paid (%s); grant goodwill for the rest", in.Amount, in.LineID, value)
+		}
+	}
+	o := overrideOf(in)
+	size := o.Size(r.policyRefund(*l))
+	if r.p.Overrides.NeedsAdmin(size) && !domain.HasAnyRole(in.ActorRoles, []string{domain.RoleAdmin}) {
+		return refuse(ErrForbidden, "cannot override the refund: it changes line %s's refund by %s, beyond the support limit of %s; the admin role is needed",
+			in.LineID, domain.Money{Amount: size, Currency: l.Value().Currency}, domain.Money{Amount: r.p.Overrides.SupportLimit, Currency: l.Value().Currency})
+	}
+	return nil
+}
+
+func overrideOf(in OverrideRefundInput) *domain.RefundOverride {
+	return &domain.RefundOverride{Amount: in.Amount, WaiveFees: in.WaiveFees, Reason: in.Reason, Actor: in.Actor}
+}
+
+// policyRefund is what the policy pays the line back on its own, return
+// shipping aside: what an override is measured against.
+func (r *returnRun) policyRefund(l domain.LineState) domain.LineRefund {
+	return domain.ComputeRefunds(r.p, []domain.RefundInput{{LineID: l.LineID, Value: l.Value(), Reason: l.Reason}}, false)[0]
+}
+
+// pendingLine reports a queued command of a name for a line.
+func (r *returnRun) pendingLine(name, lineID string) bool {
+	for _, c := range r.inbox {
+		if c.name == name && c.line == lineID {
+			return true
+		}
+	}
+	return false
+}
+
+// applyOverrideRefund records the override on the line; refundLines
+// applies it when the line is paid.
+func (r *returnRun) applyOverrideRefund(ctx workflow.Context, in OverrideRefundInput) error {
+	l := r.v.Line(in.LineID)
+	o := overrideOf(in)
+	o.At = r.now(ctx)
+	l.Override = o
+	policy := r.policyRefund(*l)
+	r.addTimeline(ctx, "refund_overridden", in.Actor, fmt.Sprintf("%s: refund %s instead of %s: %s", in.LineID, o.Apply(policy).Net, policy.Net, in.Reason))
+	return nil
+}
+
+// ruleGoodwill: within the cap, in the return's currency, and beyond the
+// support limit only from an admin.
+func (r *returnRun) ruleGoodwill(in GoodwillInput) error {
+	n := len(r.v.Goodwill)
+	for _, c := range r.inbox {
+		if c.name == UpdateGoodwill {
+			n++
+		}
+	}
+	switch cur := r.req.Currency(); {
+	case n >= MaxGoodwillGrants:
+		return refuse(ErrInvalidInput, "goodwill: a return holds at most %d grants", MaxGoodwillGrants)
+	case in.Amount.Currency != cur:
+		return refuse(ErrInvalidInput, "amount.currency: must be %s, the return's currency", cur)
+	case r.p.Overrides.NeedsAdmin(in.Amount.Amount) && !domain.HasAnyRole(in.ActorRoles, []string{domain.RoleAdmin}):
+		return refuse(ErrForbidden, "cannot grant goodwill: %s is beyond the support limit of %s; the admin role is needed",
+			in.Amount, domain.Money{Amount: r.p.Overrides.SupportLimit, Currency: cur})
+	}
+	return nil
+}
+
+// applyGoodwill records the grant; the current wait issues it
+// (issueGoodwill).
+func (r *returnRun) applyGoodwill(ctx workflow.Context, in GoodwillInput) error {
+	kind := in.Kind
+	if kind == "" {
+		kind = domain.GrantStoreCredit
+	}
+	r.v.Goodwill = append(r.v.Goodwill, domain.GoodwillGrant{Amount: in.Amount, Kind: kind, Reason: in.Reason, Actor: in.Actor, At: r.now(ctx)})
+	r.grants = append(r.grants, len(r.v.Goodwill)-1)
+	r.addTimeline(ctx, "goodwill_granted", in.Actor, fmt.Sprintf("%s %s: %s", kind, in.Amount, in.Reason))
+	return nil
+}
+
+// issueGoodwill pays the grants recorded since the last turn of the wait.
+// Each grant's key is the RMA and its number: a retry, or the task replayed
+// after a crash, never pays it twice.
+func (r *returnRun) issueGoodwill(ctx workflow.Context) error {
+	for len(r.grants) > 0 {
+		i := r.grants[0]
+		g := &r.v.Goodwill[i]
+		kind := activities.PayStoreCredit
+		if g.Kind == domain.GrantCoupon {
+			kind = activities.PayCoupon
+		}
+		n := fmt.Sprint(i + 1)
+		pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, "goodwill-grant", n), Kind: kind, RMAID: r.in.RMAID,
+			CustomerID: r.req.Customer.ID, Amount: g.Amount, Memo: "goodwill " + n + ": " + g.Reason}
+		s := step{name: "goodwill-" + n, summary: fmt.Sprintf("goodwill %s %s (grant %s by %s)", kind, g.Amount, n, g.Actor), doing: "granting goodwill", class: classMoney, irrevocable: true}
+		if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
+			return err
+		}
+		r.grants = r.grants[1:]
+		g.Issued = true
+		r.paid(ctx, pay)
+		r.notice(activities.ToCustomer, "goodwill_granted", map[string]string{"amount": g.Amount.String(), "kind": g.Kind})
+	}
 	return nil
 }
 

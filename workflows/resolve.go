@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -132,8 +133,15 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 	refunds := domain.ComputeRefunds(r.p, inputs, labelIssued && !r.shippingFeeSettled)
 	r.shippingFeeSettled = labelIssued
 	var total domain.Money
-	for j, rf := range refunds {
+	for j, base := range refunds {
 		l := &r.v.Lines[idx[j]]
+		// Support's override, read here: one recorded while an earlier
+		// line of this batch waited in needs_attention counts too.
+		rf := l.Override.Apply(base)
+		detail := why
+		if l.Override != nil {
+			detail = strings.TrimSpace(why + " override by " + l.Override.Actor + " (policy " + base.Net.String() + ")")
+		}
 		kind, method := activities.PayRefund, domain.ResolutionRefund
 		if l.Resolution == domain.ResolutionStoreCredit {
 			kind, method = activities.PayStoreCredit, domain.ResolutionStoreCredit
@@ -148,12 +156,11 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 			}
 			r.paid(ctx, pay)
 		}
-		rf := rf
 		l.Refund, l.RefundMethod = &rf, method
 		r.v.RefundTotal = r.v.RefundTotal.Add(rf.Net)
 		r.v.FeesTotal = r.v.FeesTotal.Add(rf.Fees)
 		total = total.Add(rf.Net)
-		r.addTimeline(ctx, "refunded", "payments", fmt.Sprintf("%s: %s %s (fees %s) %s", l.LineID, kind, rf.Net, rf.Fees, why))
+		r.addTimeline(ctx, "refunded", "payments", fmt.Sprintf("%s: %s %s (fees %s) %s", l.LineID, kind, rf.Net, rf.Fees, detail))
 	}
 	r.reach(ctx, "refunded")
 	r.notice(activities.ToCustomer, "refunded", map[string]string{"amount": total.String(), "fees": r.v.FeesTotal.String()})

@@ -41,26 +41,28 @@ const (
 func accepted(s stage) []string {
 	switch s {
 	case stageReview:
-		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
+		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
 	case stageInfo:
-		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
+		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
 	case stageExchangeChoice:
-		return []string{UpdateExchangeChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
+		return []string{UpdateExchangeChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
 	case stageShippingChoice:
-		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
+		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
 	case stageParcel:
 		// Inspecting a parcel the warehouse holds is receiving it.
-		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend}
+		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
 	case stageWarehouse:
-		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign, UpdateExtend}
+		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
 	case stageRepair:
-		return []string{UpdateRepairDone, UpdateNote, UpdateAssign, UpdateExtend}
+		return []string{UpdateRepairDone, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageWorking:
+		// Overrides and goodwill wait for a stage that waits: a refund
+		// computed in this step must not change under it.
 		return []string{UpdateCancel, UpdateReceive, UpdateNote, UpdateAssign}
 	case stageIrrevocable:
 		return []string{UpdateReceive, UpdateNote, UpdateAssign}
 	case stageAttention:
-		return []string{UpdateResolveAttention, UpdateCancel, UpdateNote, UpdateAssign}
+		return []string{UpdateResolveAttention, UpdateCancel, UpdateNote, UpdateAssign, UpdateOverrideRefund, UpdateGoodwill}
 	case stageOpening, stageUndoing:
 		return []string{UpdateNote}
 	}
@@ -188,6 +190,9 @@ type returnRun struct {
 	attention  *ResolveAttentionInput
 	// shippingFeeSettled: return shipping is charged at most once.
 	shippingFeeSettled bool
+	// grants are goodwill grants recorded and not yet issued (the view's
+	// Goodwill holds them all); the current wait issues them.
+	grants []int
 }
 
 func newRun(ctx workflow.Context, in StartInput) *returnRun {

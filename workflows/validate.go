@@ -213,3 +213,54 @@ func (ev CarrierEvent) Validate() error {
 	c.Text("detail", ev.Detail, domain.MaxShortTextLen)
 	return c.Err()
 }
+
+// Validate checks a refund override's shape: an amount or waived fees,
+// and why. What the line allows is the workflow's business.
+func (in OverrideRefundInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.KeyPart("line_id", in.LineID)
+	c.Required("reason", in.Reason, domain.MaxShortTextLen)
+	switch {
+	case in.Amount == nil && !in.WaiveFees:
+		c.Add("amount", "an amount or waive_fees is required")
+	case in.Amount != nil && in.WaiveFees:
+		c.Add("waive_fees", "goes without an amount: the amount is the line's whole refund")
+	case in.Amount != nil:
+		money(&c, "amount", *in.Amount)
+	}
+	return c.Err()
+}
+
+// MaxGoodwillGrants bounds the goodwill grants of one return: each is a
+// money movement and a history event.
+const MaxGoodwillGrants = 10
+
+// Validate checks a goodwill grant.
+func (in GoodwillInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.Required("reason", in.Reason, domain.MaxShortTextLen)
+	money(&c, "amount", in.Amount)
+	if in.Amount.Amount == 0 {
+		c.Add("amount.amount", "must be more than 0")
+	}
+	if in.Kind != "" && in.Kind != domain.GrantCoupon && in.Kind != domain.GrantStoreCredit {
+		c.Add("kind", "must be coupon or store_credit")
+	}
+	return c.Err()
+}
+
+// money checks an amount support types: not negative, plausible, with a
+// currency.
+func money(c *domain.Checker, field string, m domain.Money) {
+	switch {
+	case m.Amount < 0:
+		c.Add(field+".amount", "must not be negative")
+	case m.Amount > 1e12:
+		c.Add(field+".amount", "is implausibly large")
+	}
+	if len(m.Currency) != 3 {
+		c.Add(field+".currency", "must be a 3-letter currency code like CNY")
+	}
+}

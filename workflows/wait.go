@@ -92,6 +92,14 @@ func (r *returnRun) await(ctx workflow.Context, w *wait) (bool, error) {
 				return false, err
 			}
 		}
+		if len(r.grants) > 0 {
+			// Goodwill support granted while the return waits is paid
+			// now, not when the wait ends.
+			if err := r.issueGoodwill(ctx); err != nil {
+				return false, err
+			}
+			continue
+		}
 		if w.until() {
 			return true, nil
 		}

@@ -295,6 +295,43 @@ Examples:
 	}, func() any {
 		return &workflows.AssignInput{Actor: rc.actor, Assignee: assignee, Team: team, Reason: reason}
 	})
+	var amount, currency, kind string
+	var waiveFees bool
+	amountOf := func() (*domain.Money, error) {
+		if amount == "" {
+			return nil, nil
+		}
+		m, err := domain.ParseAmount(amount, currency)
+		return &m, err
+	}
+	overrideRefund := run("override-refund ID --line LINE (--amount 120.00 | --waive-fees) --reason TEXT", "Change a line's refund before it is paid (support; admin beyond the policy's overrides.support_limit)", cobra.ExactArgs(1), func(c *cobra.Command) {
+		required(c, "line", "the line ID", &lineID)
+		c.Flags().StringVar(&amount, "amount", "", "the line's refund, in major units (120.50), at most what the line was paid")
+		c.Flags().BoolVar(&waiveFees, "waive-fees", false, "pay the line back without the policy's fees")
+		c.Flags().StringVar(&currency, "currency", domain.DefaultCurrency, "the return's currency")
+		required(c, "reason", "why, for the audit trail", &reason)
+		c.MarkFlagsMutuallyExclusive("amount", "waive-fees")
+		c.MarkFlagsOneRequired("amount", "waive-fees")
+		c.Example = "  rma return override-refund RMA-3F2A9C01B7DE --line L1 --waive-fees --reason \"courier damaged the box\""
+	}, func(ctx context.Context, b returnsBackend, args []string) (any, error) {
+		m, err := amountOf()
+		if err != nil {
+			return nil, err
+		}
+		return b.Command(ctx, args[0], workflows.UpdateOverrideRefund, &workflows.OverrideRefundInput{Actor: rc.actor, LineID: lineID, Amount: m, WaiveFees: waiveFees, Reason: reason})
+	})
+	goodwill := run("goodwill ID --amount 30 --reason TEXT [--kind store_credit|coupon]", "Grant goodwill credit on an open return, paid at once (support; admin beyond the policy's overrides.support_limit)", cobra.ExactArgs(1), func(c *cobra.Command) {
+		required(c, "amount", "the credit, in major units (30 or 30.00)", &amount)
+		c.Flags().StringVar(&kind, "kind", domain.GrantStoreCredit, "store_credit or coupon")
+		c.Flags().StringVar(&currency, "currency", domain.DefaultCurrency, "the return's currency")
+		required(c, "reason", "why, for the audit trail", &reason)
+	}, func(ctx context.Context, b returnsBackend, args []string) (any, error) {
+		m, err := amountOf()
+		if err != nil {
+			return nil, err
+		}
+		return b.Command(ctx, args[0], workflows.UpdateGoodwill, &workflows.GoodwillInput{Actor: rc.actor, Amount: *m, Kind: kind, Reason: reason})
+	})
 	survey := run("survey ID --score 1-5 [--comment TEXT]", "Record the customer's survey answer (completed returns)", cobra.ExactArgs(1), func(c *cobra.Command) {
 		c.Flags().IntVar(&score, "score", 0, "1 to 5")
 		c.Flags().StringVar(&comment, "comment", "", "free text")
@@ -315,7 +352,7 @@ Examples:
 		return b.Command(ctx, args[0], workflows.UpdateInspection, &in)
 	})
 	cmd.AddCommand(start, show, list, queue, claim, assign, approve, decline, requestInfo, info, shippingChoice, exchangeChoice,
-		cancelCmd, receive, inspect, addNote, repairDone, attention, survey)
+		cancelCmd, receive, inspect, addNote, repairDone, attention, overrideRefund, goodwill, survey)
 	return cmd
 }
 
