@@ -14,7 +14,7 @@ func NewView(rmaID string, req Request, at time.Time) Return {
 	v := Return{
 		ID: rmaID, OrderID: req.OrderID, Kind: req.Kind, Status: StatusRequested,
 		Channel: req.Channel, Customer: req.Customer,
-		RefundTotal: Zero(cur), FeesTotal: Zero(cur),
+		RefundTotal: Zero(cur), FeesTotal: Zero(cur), DeliveredAt: req.DeliveredAt,
 		Timeline: []TimelineEntry{}, Stages: map[string]time.Time{},
 		CreatedAt: at, UpdatedAt: at,
 	}
@@ -65,6 +65,19 @@ func (r *Return) NeedsReturnShipment() bool {
 	return false
 }
 
+// paysMoney reports an eligible line settled in money.
+func (r *Return) paysMoney() bool {
+	for _, l := range r.Lines {
+		if l.Eligible && l.Resolution.PaysMoney() {
+			return true
+		}
+	}
+	return false
+}
+
+// PaysMoney reports an eligible line settled in money.
+func (r *Return) PaysMoney() bool { return r.paysMoney() }
+
 // needsPreparation reports eligible exchange lines: their replacement is
 // reserved before the customer ships anything.
 func (r *Return) needsPreparation() bool {
@@ -99,6 +112,8 @@ type OpenInput struct {
 	At      time.Time
 	Actor   string
 	History CustomerHistory
+	// PolicyVersion is the stored version Policy is (0: not stored).
+	PolicyVersion int
 }
 
 // Next says where the workflow goes on from an opening.
@@ -139,6 +154,7 @@ func Open(in OpenInput) Opening {
 	}
 	v.Reach("requested", at)
 	v.Log(at, "requested", actor, fmt.Sprintf("%s via %s: %d line(s), %s", req.Kind, req.Channel, len(req.Lines), req.Total()))
+	v.PolicyVersion, v.PolicyRules = in.PolicyVersion, p.AppliedRules(req)
 
 	// 2. Eligibility by policy.
 	o.Eligibility = CheckEligibility(p, req, at, in.History)
@@ -159,6 +175,12 @@ func Open(in OpenInput) Opening {
 		o.Notices = append(o.Notices, Notice{To: ToCustomer, Template: "ineligible", Params: map[string]string{"reason": o.Eligibility.Reason}})
 		o.Next = NextEnd
 		return o
+	}
+
+	if p.Refund.DueWithin > 0 && p.Refund.DueFrom == DueFromRequest && v.paysMoney() {
+		// The legal refund clock runs from the withdrawal (eu-crd).
+		due := at.Add(p.Refund.DueWithin.D())
+		v.RefundDueAt = &due
 	}
 
 	// 3. Review: auto-approve what policy allows, else a human within SLA.

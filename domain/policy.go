@@ -51,6 +51,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // seeds' figures; a YAML file overrides any subset. Amounts are minor units of
 // Currency.
 type Policy struct {
+	// Preset is the legal base the policy was built on (cn-7day, eu-crd;
+	// empty: the seeds' defaults). A file that names one overrides it.
+	Preset       string             `yaml:"preset,omitempty"`
 	Currency     string             `yaml:"currency"`
 	Window       WindowPolicy       `yaml:"window"`
 	Review       ReviewPolicy       `yaml:"review"`
@@ -66,6 +69,40 @@ type Policy struct {
 	Compensation CompensationPolicy `yaml:"compensation"`
 	Anomaly      AnomalyPolicy      `yaml:"anomaly"`
 	Overrides    OverridePolicy     `yaml:"overrides"`
+	Refund       RefundPolicy       `yaml:"refund"`
+	// Rules override settings by segment; the first matching rule wins,
+	// in the order written (see rules.go).
+	Rules []Rule `yaml:"rules"`
+}
+
+// RefundPolicy is when a refund is due and how it is paid.
+type RefundPolicy struct {
+	// DueWithin is a legal refund deadline (0: none), counted from
+	// DueFrom: receipt (the parcel's arrival) or request (the customer's
+	// withdrawal). The workflow holds it as a durable timer with a
+	// reminder to support and an escalation to the supervisor before it
+	// is breached.
+	DueWithin      Duration `yaml:"due_within"`
+	DueFrom        string   `yaml:"due_from"`
+	ReminderBefore Duration `yaml:"reminder_before"`
+	EscalateBefore Duration `yaml:"escalate_before"`
+	// IncludeOutboundShipping refunds the standard delivery the customer
+	// paid for the order (the request's outbound_shipping), once.
+	IncludeOutboundShipping bool `yaml:"include_outbound_shipping"`
+	// Methods are the refund methods offered: original (the payment
+	// method the customer used), store_credit, bank_transfer, e_wallet.
+	Methods []string `yaml:"methods"`
+}
+
+// Refund due points.
+const (
+	DueFromReceipt = "receipt"
+	DueFromRequest = "request"
+)
+
+// RefundMethods rma knows.
+func RefundMethods() []string {
+	return []string{"original", "store_credit", "bank_transfer", "e_wallet"}
 }
 
 // AnomalyPolicy is the batch return-rate alert: how often the check runs and
@@ -77,11 +114,18 @@ type AnomalyPolicy struct {
 	MinRatio   float64  `yaml:"min_ratio"`
 }
 
-// WindowPolicy is how long after delivery a return may be opened.
+// WindowPolicy is how long after delivery a return may be opened, and
+// what may not be returned at all.
 type WindowPolicy struct {
 	Default             Duration            `yaml:"default"`
 	Categories          map[string]Duration `yaml:"categories"`
 	FinalSaleCategories []string            `yaml:"final_sale_categories"`
+	// ConfirmableCategories are excluded only where the customer
+	// confirmed it at purchase (the line's exclusion_confirmed).
+	ConfirmableCategories []string `yaml:"confirmable_categories"`
+	// FinalSaleNeedsConfirmation: a line the merchant marked final_sale
+	// is excluded only where the customer confirmed it at purchase.
+	FinalSaleNeedsConfirmation bool `yaml:"final_sale_needs_confirmation"`
 }
 
 // ReviewPolicy is the support SLA and auto-approval.
@@ -135,9 +179,15 @@ type ShippingPolicy struct {
 	TransitWithin         Duration `yaml:"transit_within"`
 }
 
-// InspectionPolicy is the warehouse SLA.
+// InspectionPolicy is the warehouse SLA and what an inspection must check.
 type InspectionPolicy struct {
 	Within Duration `yaml:"within"`
+	// Checks are the checks a line of a category must pass to pass
+	// inspection (food: seal; electronics: activation, serial_number).
+	Checks map[string][]string `yaml:"checks"`
+	// ValueLossDeduction lets the warehouse deduct the loss of value from
+	// handling beyond what inspecting the item needed.
+	ValueLossDeduction bool `yaml:"value_loss_deduction"`
 }
 
 // ReasonFees are the fees one reason carries.
@@ -237,6 +287,7 @@ func Defaults() Policy {
 		Compensation: CompensationPolicy{CouponOnBreach: 500},
 		Anomaly:      AnomalyPolicy{CheckEvery: day, MinSample: 30, MinZ: 3, MinRatio: 1.5},
 		Overrides:    OverridePolicy{SupportLimit: 5000},
+		Refund:       RefundPolicy{DueFrom: DueFromReceipt, Methods: []string{"original", "store_credit"}},
 	}
 }
 
@@ -244,7 +295,16 @@ func Defaults() Policy {
 // shipping.pickup_within keeps every other default. Unknown keys are errors,
 // so a typo never silently leaves a default in force.
 func LoadPolicy(data []byte) (Policy, error) {
-	p := Defaults()
+	var head struct {
+		Preset string `yaml:"preset"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil {
+		return Policy{}, fmt.Errorf("read policy: %w", err)
+	}
+	p, err := Preset(head.Preset)
+	if err != nil {
+		return Policy{}, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	// An empty file is io.EOF and means "all defaults".
@@ -261,6 +321,15 @@ func LoadPolicy(data []byte) (Policy, error) {
 	}
 	if p.Fees.ByReason == nil {
 		p.Fees.ByReason = map[Reason]ReasonFees{}
+	}
+	if p.Inspection.Checks == nil {
+		p.Inspection.Checks = map[string][]string{}
+	}
+	if p.Window.ConfirmableCategories == nil {
+		p.Window.ConfirmableCategories = []string{}
+	}
+	if p.Rules == nil {
+		p.Rules = []Rule{}
 	}
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
@@ -336,6 +405,25 @@ func (p Policy) Validate() error {
 	}
 	if p.Anomaly.MinSample < 1 || p.Anomaly.MinZ <= 0 || p.Anomaly.MinRatio < 1 {
 		pr.add("anomaly", "min_sample must be >= 1, min_z > 0 and min_ratio >= 1")
+	}
+	switch {
+	case p.Refund.DueFrom != DueFromReceipt && p.Refund.DueFrom != DueFromRequest:
+		pr.add("refund.due_from", "must be receipt or request")
+	case p.Refund.DueWithin < 0 || p.Refund.ReminderBefore < 0 || p.Refund.EscalateBefore < 0:
+		pr.add("refund", "durations must not be negative")
+	case p.Refund.DueWithin > 0 && (p.Refund.ReminderBefore >= p.Refund.DueWithin || p.Refund.EscalateBefore >= p.Refund.DueWithin):
+		pr.add("refund", "reminder_before and escalate_before must be shorter than due_within")
+	}
+	if len(p.Refund.Methods) == 0 {
+		pr.add("refund.methods", "at least one method is required")
+	}
+	for _, m := range p.Refund.Methods {
+		if !contains(RefundMethods(), m) {
+			pr.add("refund.methods", "%q is not a refund method (%s)", m, strings.Join(RefundMethods(), ", "))
+		}
+	}
+	for i, r := range p.Rules {
+		r.validate(&pr, fmt.Sprintf("rules[%d]", i))
 	}
 	if p.Overrides.SupportLimit < 0 {
 		pr.add("overrides.support_limit", "must not be negative")

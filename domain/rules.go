@@ -46,11 +46,12 @@ func CheckEligibility(p Policy, r Request, now time.Time, h CustomerHistory) Eli
 	e := Eligibility{}
 	for _, l := range r.Lines {
 		le := LineEligibility{LineID: l.LineID, Eligible: true}
-		window := p.WindowFor(l.Category)
+		lp := p.ForLine(r, l)
+		window := lp.WindowFor(l.Category)
 		closes := r.DeliveredAt.Add(window)
 		switch {
-		case l.FinalSale || contains(p.Window.FinalSaleCategories, l.Category):
-			le.Eligible, le.Reason = false, "final-sale item: not returnable"
+		case excluded(lp, l) != "":
+			le.Eligible, le.Reason = false, excluded(lp, l)
 		case now.After(closes) && !l.Reason.MerchantFault():
 			le.Eligible, le.Reason = false, fmt.Sprintf("return window of %s ended %s", Duration(window), closes.UTC().Format(time.RFC3339))
 		case now.After(closes):
@@ -58,7 +59,7 @@ func CheckEligibility(p Policy, r Request, now time.Time, h CustomerHistory) Eli
 			// caused is still the merchant's, but a human must look.
 			le.Reason = "outside the return window; merchant-fault claim goes to review"
 		}
-		if le.Eligible && l.Resolution == ResolutionKeep && l.Value().Amount <= p.Returnless.MaxValue {
+		if le.Eligible && l.Resolution == ResolutionKeep && l.Value().Amount <= lp.Returnless.MaxValue {
 			le.Returnless = true
 		}
 		e.Lines = append(e.Lines, le)
@@ -81,6 +82,22 @@ func CheckEligibility(p Policy, r Request, now time.Time, h CustomerHistory) Eli
 		e.AbuseReason = fmt.Sprintf("returned value %s in the last %s exceeds %s", Money{Amount: h.Value + r.Total().Amount, Currency: r.Currency()}, p.Abuse.Period, Money{Amount: p.Abuse.MaxValue, Currency: r.Currency()})
 	}
 	return e
+}
+
+// excluded says why a line may not be returned at all, or "". Statutory
+// categories are excluded outright; a merchant's final-sale mark, and the
+// confirmable categories, only where the customer confirmed it at purchase
+// when the policy says so (cn-7day).
+func excluded(p Policy, l Line) string {
+	switch {
+	case contains(p.Window.FinalSaleCategories, l.Category):
+		return "final-sale item: not returnable"
+	case l.FinalSale && (!p.Window.FinalSaleNeedsConfirmation || l.ExclusionConfirmed):
+		return "final-sale item: not returnable"
+	case l.ExclusionConfirmed && contains(p.Window.ConfirmableCategories, l.Category):
+		return "category " + l.Category + ": not returnable, as the customer confirmed at purchase"
+	}
+	return ""
 }
 
 // ReviewDecision says whether a request is approved without a human, why, and
@@ -111,6 +128,14 @@ func DecideReview(p Policy, r Request, e Eligibility) ReviewDecision {
 			d.Why = "needs review: " + l.Reason
 			return d
 		}
+	}
+	if rule := p.RequestRule(r); rule != nil && rule.Set.AutoApprove != nil {
+		if *rule.Set.AutoApprove {
+			d.Auto, d.Why = true, "rule "+rule.Name+" ("+rule.When.String()+")"
+		} else {
+			d.Why = "rule " + rule.Name + " (" + rule.When.String() + "): always reviewed"
+		}
+		return d
 	}
 	a := p.Review.AutoApprove
 	eligible := eligibleLines(r, e)
@@ -160,6 +185,12 @@ type RefundInput struct {
 	LineID string
 	Value  Money
 	Reason Reason
+	// Fees, when set, is the line's fee row (a segment rule's); else the
+	// policy's row for Reason.
+	Fees *ReasonFees
+	// Deduction is the loss of value the inspection recorded (eu-crd),
+	// deducted like a fee.
+	Deduction int64
 }
 
 // LineRefund is how much one line pays back and why.
@@ -180,7 +211,10 @@ func ComputeRefunds(p Policy, lines []RefundInput, labelIssued bool) []LineRefun
 	shippingLine := -1
 	for i, l := range lines {
 		f := p.FeesFor(l.Reason)
-		fee := f.HandlingFee + l.Value.Amount*f.RestockingBps/10000
+		if l.Fees != nil {
+			f = *l.Fees
+		}
+		fee := f.HandlingFee + l.Value.Amount*f.RestockingBps/10000 + l.Deduction
 		out[i] = LineRefund{LineID: l.LineID, Gross: l.Value, Fees: Money{Amount: fee, Currency: l.Value.Currency}}
 		if labelIssued && f.ReturnShipping > shipping {
 			shipping = f.ReturnShipping

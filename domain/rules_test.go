@@ -119,13 +119,15 @@ func TestComputeRefunds(t *testing.T) {
 		want  []int64 // net per line
 		fees  []int64
 	}{
-		{"merchant fault is free", []RefundInput{{"L1", cny(19900), ReasonDefective}}, true, []int64{19900}, []int64{0}},
-		{"customer fault pays handling and shipping", []RefundInput{{"L1", cny(19900), ReasonSizeFit}}, true, []int64{19900 - 1000 - 1200}, []int64{2200}},
-		{"no label, no shipping fee", []RefundInput{{"L1", cny(19900), ReasonChangedMind}}, false, []int64{18900}, []int64{1000}},
-		{"shipping charged once across lines", []RefundInput{{"L1", cny(10000), ReasonSizeFit}, {"L2", cny(10000), ReasonChangedMind}}, true, []int64{7800, 9000}, []int64{2200, 1000}},
-		{"mixed fault: shipping on the customer-fault line", []RefundInput{{"L1", cny(10000), ReasonDefective}, {"L2", cny(10000), ReasonChangedMind}}, true, []int64{10000, 7800}, []int64{0, 2200}},
-		{"restocking basis points and highest shipping", []RefundInput{{"L1", cny(10000), ReasonSizeFit}, {"L2", cny(20000), ReasonOther}}, true, []int64{10000 - 1000 - 1500, 20000 - 500 - 2000}, []int64{2500, 2500}},
-		{"fees capped at line value", []RefundInput{{"L1", cny(1500), ReasonChangedMind}}, true, []int64{0}, []int64{1500}},
+		{"merchant fault is free", []RefundInput{{LineID: "L1", Value: cny(19900), Reason: ReasonDefective}}, true, []int64{19900}, []int64{0}},
+		{"customer fault pays handling and shipping", []RefundInput{{LineID: "L1", Value: cny(19900), Reason: ReasonSizeFit}}, true, []int64{19900 - 1000 - 1200}, []int64{2200}},
+		{"no label, no shipping fee", []RefundInput{{LineID: "L1", Value: cny(19900), Reason: ReasonChangedMind}}, false, []int64{18900}, []int64{1000}},
+		{"shipping charged once across lines", []RefundInput{{LineID: "L1", Value: cny(10000), Reason: ReasonSizeFit}, {LineID: "L2", Value: cny(10000), Reason: ReasonChangedMind}}, true, []int64{7800, 9000}, []int64{2200, 1000}},
+		{"mixed fault: shipping on the customer-fault line", []RefundInput{{LineID: "L1", Value: cny(10000), Reason: ReasonDefective}, {LineID: "L2", Value: cny(10000), Reason: ReasonChangedMind}}, true, []int64{10000, 7800}, []int64{0, 2200}},
+		{"restocking basis points and highest shipping", []RefundInput{{LineID: "L1", Value: cny(10000), Reason: ReasonSizeFit}, {LineID: "L2", Value: cny(20000), Reason: ReasonOther}}, true, []int64{10000 - 1000 - 1500, 20000 - 500 - 2000}, []int64{2500, 2500}},
+		{"fees capped at line value", []RefundInput{{LineID: "L1", Value: cny(1500), Reason: ReasonChangedMind}}, true, []int64{0}, []int64{1500}},
+		{"a segment rule's fee row", []RefundInput{{LineID: "L1", Value: cny(10000), Reason: ReasonChangedMind, Fees: &ReasonFees{HandlingFee: 300}}}, true, []int64{9700}, []int64{300}},
+		{"a value-loss deduction", []RefundInput{{LineID: "L1", Value: cny(10000), Reason: ReasonDefective, Deduction: 2500}}, true, []int64{7500}, []int64{2500}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

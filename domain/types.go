@@ -116,6 +116,10 @@ type Customer struct {
 	Locale Locale `json:"locale"`
 	Email  string `json:"email,omitempty"`
 	Phone  string `json:"phone,omitempty"`
+	// Tags and Country select the policy's segment rules (a loyalty
+	// group, "wholesale"; an ISO 3166 code).
+	Tags    []string `json:"tags,omitempty"`
+	Country string   `json:"country,omitempty"`
 }
 
 // Line is one order line coming back (or, for reship and keep, not coming
@@ -134,6 +138,12 @@ type Line struct {
 	ExchangeSKU string     `json:"exchange_sku,omitempty"`
 	Photos      []string   `json:"photos,omitempty"`
 	Comment     string     `json:"comment,omitempty"`
+	// Tags select the policy's segment rules by product.
+	Tags []string `json:"tags,omitempty"`
+	// ExclusionConfirmed: the customer confirmed at purchase that this
+	// item may not be returned (cn-7day: only then does a confirmable
+	// category or a final-sale mark exclude it).
+	ExclusionConfirmed bool `json:"exclusion_confirmed,omitempty"`
 }
 
 // Value is what the customer paid for the line.
@@ -155,6 +165,9 @@ type Request struct {
 	Lines       []Line    `json:"lines"`
 	// Wholesale marks bulk/B2B orders, which are routed to a dedicated agent.
 	Wholesale bool `json:"wholesale,omitempty"`
+	// OutboundShipping is what the customer paid for the order's standard
+	// delivery; refunded once where the policy says so (eu-crd).
+	OutboundShipping *Money `json:"outbound_shipping,omitempty"`
 	// Payment is where the order was paid, at the payment provider.
 	// Optional: the simulator needs none of it; with Stripe a refund needs
 	// PaymentID and store credit CustomerID.

@@ -52,6 +52,17 @@ type Return struct {
 	Label *ReturnLabel `json:"label,omitempty"`
 	// Payments lists every money movement made for the return.
 	Payments []PaymentRecord `json:"payments,omitempty"`
+	// DeliveredAt is when the order reached the customer (the window
+	// runs from it).
+	DeliveredAt time.Time `json:"delivered_at"`
+	// PolicyVersion is the stored policy version the return runs under
+	// (0: a policy file, not a stored version); PolicyRules the segment
+	// rules that applied, and why.
+	PolicyVersion int           `json:"policy_version,omitempty"`
+	PolicyRules   []AppliedRule `json:"policy_rules,omitempty"`
+	// RefundDueAt is the legal refund deadline (refund.due_within), once
+	// its clock runs.
+	RefundDueAt *time.Time `json:"refund_due_at,omitempty"`
 	// Stages records when each stage was reached (requested, approved,
 	// label, picked_up, delivered, received, inspected, resolved, closed)
 	// for the read model's KPIs.
@@ -141,6 +152,10 @@ type Inspection struct {
 	Photos           []string         `json:"photos,omitempty"`
 	ReclassifiedFrom Reason           `json:"reclassified_from,omitempty"`
 	At               time.Time        `json:"at"`
+	// Checks are the category's checks as recorded (true: ok).
+	Checks map[string]bool `json:"checks,omitempty"`
+	// ValueLoss is deducted from the refund (eu-crd).
+	ValueLoss *Money `json:"value_loss,omitempty"`
 }
 
 // Replacement tracks an exchange's new item.
@@ -190,6 +205,8 @@ func (r Return) Clone() Return {
 	c.Survey = clonePtr(r.Survey)
 	c.SurveyUntil = clonePtr(r.SurveyUntil)
 	c.Label = clonePtr(r.Label)
+	c.PolicyRules = append([]AppliedRule(nil), r.PolicyRules...)
+	c.RefundDueAt = clonePtr(r.RefundDueAt)
 	return c
 }
 
@@ -199,6 +216,8 @@ func (l LineState) clone() LineState {
 	if l.Inspection != nil {
 		ins := *l.Inspection
 		ins.Photos = append([]string(nil), l.Inspection.Photos...)
+		ins.Checks = maps.Clone(l.Inspection.Checks)
+		ins.ValueLoss = clonePtr(l.Inspection.ValueLoss)
 		c.Inspection = &ins
 	}
 	c.Refund = clonePtr(l.Refund)

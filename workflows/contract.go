@@ -213,6 +213,12 @@ type InspectionItem struct {
 	Note        string                  `json:"note,omitempty"`
 	Photos      []string                `json:"photos,omitempty"`
 	Reason      domain.Reason           `json:"reason,omitempty"`
+	// Checks are the category's checks (policy inspection.checks), true
+	// for ok: seal, activation, serial_number, tags.
+	Checks map[string]bool `json:"checks,omitempty"`
+	// ValueLoss is the loss of value from handling beyond inspection,
+	// deducted from the refund where the policy allows it (eu-crd).
+	ValueLoss *domain.Money `json:"value_loss,omitempty"`
 }
 
 // InspectionInput records inspection of some or all lines.

@@ -210,6 +210,17 @@ func (h *harness) shipAndInspect(results map[string]domain.InspectionResult) {
 	h.at(22*time.Hour, func() { h.mustUpdate(workflows.UpdateInspection, inspection(results)) })
 }
 
+// shipAndInspectWith is shipAndInspect with the inspection the test makes.
+func (h *harness) shipAndInspectWith(in func() workflows.InspectionInput) {
+	h.at(time.Minute, func() {
+		h.mustUpdate(workflows.UpdateShippingChoice, workflows.ShippingChoiceInput{Actor: "customer", Method: domain.ShippingPickup})
+	})
+	h.at(2*time.Hour, func() { h.carrierEvent(domain.CarrierPickedUp, "") })
+	h.at(20*time.Hour, func() { h.carrierEvent(domain.CarrierDelivered, "") })
+	h.at(21*time.Hour, func() { h.mustUpdate(workflows.UpdateReceive, workflows.ReceiveInput{Actor: "warehouse:w1"}) })
+	h.at(22*time.Hour, func() { h.mustUpdate(workflows.UpdateInspection, in()) })
+}
+
 func inspection(results map[string]domain.InspectionResult) workflows.InspectionInput {
 	in := workflows.InspectionInput{Actor: "warehouse:w1"}
 	for _, id := range []string{"L1", "L2", "L3"} {

@@ -378,6 +378,36 @@ func (r *returnRun) ruleInspection(in InspectionInput) error {
 			return refuse(ErrInvalidTransition, "items[%d]: line %s is already inspected", i, it.LineID)
 		}
 		queued[it.LineID] = true
+		if err := r.ruleChecks(i, *l, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ruleChecks holds an inspection to the policy: a line passes only with
+// its category's checks recorded ok (cn-7day: food keeps its seal), and a
+// loss of value is deducted only where the policy allows it (eu-crd), in
+// the line's currency and up to its value.
+func (r *returnRun) ruleChecks(i int, l domain.LineState, it InspectionItem) error {
+	if it.Result == domain.InspectionPass {
+		for _, c := range r.p.Inspection.Checks[l.Category] {
+			ok, recorded := it.Checks[c]
+			switch {
+			case !recorded:
+				return refuse(ErrInvalidInput, "items[%d].checks.%s: a %s line passes only with its %s checked (policy inspection.checks)", i, c, l.Category, strings.Join(r.p.Inspection.Checks[l.Category], ", "))
+			case !ok:
+				return refuse(ErrInvalidInput, "items[%d].checks.%s: failed, so the line cannot pass: record it as fail", i, c)
+			}
+		}
+	}
+	if v := it.ValueLoss; v != nil {
+		switch value := l.Value(); {
+		case !r.p.Inspection.ValueLossDeduction:
+			return refuse(ErrInvalidInput, "items[%d].value_loss: the policy allows no deduction for loss of value", i)
+		case v.Currency != value.Currency || v.Amount > value.Amount:
+			return refuse(ErrInvalidInput, "items[%d].value_loss: must be in %s and at most the line's %s", i, value.Currency, value)
+		}
 	}
 	return nil
 }
@@ -470,7 +500,7 @@ func (r *returnRun) applyCancel(ctx workflow.Context, in CancelInput) error {
 func (r *returnRun) applyReceive(ctx workflow.Context, in ReceiveInput) error {
 	r.parcel.received = true
 	if r.parcel.arrivedAt.IsZero() {
-		r.parcel.arrivedAt = r.now(ctx)
+		r.arrived(r.now(ctx))
 	}
 	r.reach(ctx, "received")
 	r.transition(ctx, domain.StatusReceived, domain.Wait(domain.WaitingWarehouse), r.inspectionDeadline(), "received", in.Actor, in.Note)
@@ -487,14 +517,14 @@ func (r *returnRun) applyInspection(ctx workflow.Context, in InspectionInput) er
 		// Inspecting a parcel is receiving it, scanned or not.
 		r.parcel.received = true
 		if r.parcel.arrivedAt.IsZero() {
-			r.parcel.arrivedAt = now
+			r.arrived(now)
 		}
 		r.reach(ctx, "received")
 	}
 	var parts []string
 	for _, it := range in.Items {
 		l := r.v.Line(it.LineID)
-		ins := &domain.Inspection{Result: it.Result, Disposition: it.Disposition, Note: it.Note, Photos: it.Photos, At: now}
+		ins := &domain.Inspection{Result: it.Result, Disposition: it.Disposition, Note: it.Note, Photos: it.Photos, At: now, Checks: it.Checks, ValueLoss: it.ValueLoss}
 		if it.Reason != "" && it.Reason != l.Reason {
 			ins.ReclassifiedFrom = l.Reason
 			l.Reason = it.Reason
@@ -777,7 +807,7 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 				r.parcel.delivered = true
 				r.reach(ctx, "delivered")
 				if r.parcel.arrivedAt.IsZero() {
-					r.parcel.arrivedAt = now
+					r.arrived(now)
 				}
 			}
 		case domain.CarrierException:

@@ -123,7 +123,14 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 	for i, l := range r.v.Lines {
 		if l.Eligible && l.Resolution.PaysMoney() && l.Refund == nil && pick(l) {
 			idx = append(idx, i)
-			inputs = append(inputs, domain.RefundInput{LineID: l.LineID, Value: l.Value(), Reason: l.Reason})
+			// The line's fee row is its segment rule's, if one matched;
+			// a loss of value the inspection recorded is deducted.
+			fees := r.p.ForLine(r.req, l.Line).FeesFor(l.Reason)
+			in := domain.RefundInput{LineID: l.LineID, Value: l.Value(), Reason: l.Reason, Fees: &fees}
+			if l.Inspection != nil && l.Inspection.ValueLoss != nil {
+				in.Deduction = l.Inspection.ValueLoss.Amount
+			}
+			inputs = append(inputs, in)
 		}
 	}
 	if len(inputs) == 0 {
@@ -161,6 +168,9 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 		r.v.FeesTotal = r.v.FeesTotal.Add(rf.Fees)
 		total = total.Add(rf.Net)
 		r.addTimeline(ctx, "refunded", "payments", fmt.Sprintf("%s: %s %s (fees %s) %s", l.LineID, kind, rf.Net, rf.Fees, detail))
+	}
+	if err := r.refundOutboundShipping(ctx); err != nil {
+		return err
 	}
 	r.reach(ctx, "refunded")
 	r.notice(activities.ToCustomer, "refunded", map[string]string{"amount": total.String(), "fees": r.v.FeesTotal.String()})
@@ -311,5 +321,30 @@ func (r *returnRun) coupon(ctx workflow.Context, purpose string, m domain.Money)
 	}
 	r.paid(ctx, pay)
 	r.addTimeline(ctx, purpose+"_coupon", "payments", m.String())
+	return nil
+}
+
+// refundOutboundShipping pays back the order's standard delivery with the
+// first refund, where the policy says so (eu-crd, art. 13(1)): its own
+// money movement, keyed by the RMA and its purpose.
+func (r *returnRun) refundOutboundShipping(ctx workflow.Context) error {
+	ship := r.req.OutboundShipping
+	if !r.p.Refund.IncludeOutboundShipping || ship == nil || ship.Amount <= 0 {
+		return nil
+	}
+	key := activities.Key(r.in.RMAID, "outbound-shipping", "refund")
+	for _, p := range r.v.Payments {
+		if p.Key == key {
+			return nil
+		}
+	}
+	pay := activities.PaymentRequest{Payment: r.req.Payment, Key: key, Kind: activities.PayRefund, RMAID: r.in.RMAID, CustomerID: r.req.Customer.ID, Amount: *ship, Memo: "standard delivery"}
+	s := step{name: "refund-outbound-shipping", summary: "refund the standard delivery " + ship.String(), doing: "refunding the delivery", class: classMoney, irrevocable: true}
+	if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
+		return err
+	}
+	r.paid(ctx, pay)
+	r.v.RefundTotal = r.v.RefundTotal.Add(*ship)
+	r.addTimeline(ctx, "refunded", "payments", "standard delivery "+ship.String())
 	return nil
 }

@@ -244,6 +244,58 @@ func newRun(ctx workflow.Context, in StartInput) *returnRun {
 
 func (r *returnRun) now(ctx workflow.Context) time.Time { return workflow.Now(ctx) }
 
+// arrived records the parcel's arrival at the warehouse. A legal refund
+// deadline counted from receipt (cn-7day) starts here.
+func (r *returnRun) arrived(at time.Time) {
+	r.parcel.arrivedAt = at
+	if rp := r.p.Refund; rp.DueWithin > 0 && rp.DueFrom == domain.DueFromReceipt && r.v.RefundDueAt == nil && r.v.PaysMoney() {
+		due := at.Add(rp.DueWithin.D())
+		r.v.RefundDueAt = &due
+		r.dirty = true
+	}
+}
+
+// refunded reports every money line paid.
+func (r *returnRun) refunded() bool {
+	for _, l := range r.v.Lines {
+		if l.Eligible && l.Resolution.PaysMoney() && l.Refund == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// legalPoints are the legal refund deadline's reminder, escalation and
+// breach, once its clock runs: every wait carries them until the money
+// lines are paid, so the deadline is a durable timer wherever the return
+// waits. An extension never moves them: the law sets them.
+func (r *returnRun) legalPoints() []point {
+	if r.v.RefundDueAt == nil {
+		return nil
+	}
+	due, rp := *r.v.RefundDueAt, r.p.Refund
+	open := func() bool { return !r.refunded() }
+	return []point{
+		{id: "legal-refund-reminder", at: due.Add(-rp.ReminderBefore.D()), summary: "legal refund deadline reminder, due " + domain.FormatTime(due), fixed: true, active: open,
+			fire: func(ctx workflow.Context) (bool, error) {
+				r.notice(activities.ToSupport, "refund_due_reminder", map[string]string{"due": domain.FormatTime(due), "rule": r.p.Preset})
+				return false, nil
+			}},
+		{id: "legal-refund-escalation", at: due.Add(-rp.EscalateBefore.D()), summary: "legal refund deadline escalation, due " + domain.FormatTime(due), fixed: true, active: open,
+			fire: func(ctx workflow.Context) (bool, error) {
+				r.addTimeline(ctx, "legal_refund_escalated", "system", "refund due by law at "+domain.FormatTime(due))
+				r.notice(activities.ToSupervisor, "refund_due_escalated", map[string]string{"due": domain.FormatTime(due), "rule": r.p.Preset})
+				return false, nil
+			}},
+		{id: "legal-refund-deadline", at: due, summary: "legal refund deadline " + domain.FormatTime(due), fixed: true, active: open,
+			fire: func(ctx workflow.Context) (bool, error) {
+				r.breach(ctx, "legal_refund", "refund not paid by the legal deadline "+domain.FormatTime(due))
+				r.notice(activities.ToSupervisor, "legal_refund_breached", map[string]string{"due": domain.FormatTime(due), "rule": r.p.Preset})
+				return false, nil
+			}},
+	}
+}
+
 // mark records that the view changed since the last publication.
 func (r *returnRun) mark(ctx workflow.Context) {
 	r.dirty = true

@@ -117,6 +117,15 @@ func (in InspectionInput) Validate() error {
 		}
 		c.Text(f+".note", it.Note, domain.MaxTextLen)
 		c.Photos(f+".photos", it.Photos)
+		if len(it.Checks) > 10 {
+			c.Add(f+".checks", "has %d checks; at most 10", len(it.Checks))
+		}
+		for name := range it.Checks {
+			c.KeyPart(f+".checks."+name, name)
+		}
+		if it.ValueLoss != nil {
+			money(&c, f+".value_loss", *it.ValueLoss)
+		}
 	}
 	return c.Err()
 }

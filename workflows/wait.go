@@ -104,7 +104,11 @@ func (r *returnRun) await(ctx workflow.Context, w *wait) (bool, error) {
 			return true, nil
 		}
 		now := r.now(ctx)
-		if p := r.due(w.points, now); p != nil {
+		points := w.points
+		if legal := r.legalPoints(); legal != nil {
+			points = append(append([]point(nil), w.points...), legal...)
+		}
+		if p := r.due(points, now); p != nil {
 			r.fired[p.id] = true
 			end, err := p.fire(ctx)
 			if err != nil || end {
@@ -113,7 +117,7 @@ func (r *returnRun) await(ctx workflow.Context, w *wait) (bool, error) {
 			continue
 		}
 		r.publish(ctx)
-		t.arm(ctx, now, r.next(w.points))
+		t.arm(ctx, now, r.next(points))
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(r.wake, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(r.signals, func(workflow.ReceiveChannel, bool) {})
