@@ -101,7 +101,12 @@ func (s *Server) anomalies(w http.ResponseWriter, r *http.Request, _ Principal) 
 	if !s.analyticsStore(w) {
 		return
 	}
-	rule := s.cfg.Returns.Policy().Anomaly
+	policy, _, err := s.cfg.Returns.CurrentPolicy(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rule := policy.Anomaly
 	found, err := s.cfg.Store.Anomalies(r.Context(), rule)
 	if err != nil {
 		s.fail(w, r, err)

@@ -62,6 +62,9 @@ type Config struct {
 	// TemporalUIURL is the Temporal UI the console links each return's
 	// workflow to (e.g. http://127.0.0.1:8233).
 	TemporalUIURL string
+	// Stock answers a SKU's available stock for the eligibility preview's
+	// exchange option (nil: unknown).
+	Stock func(ctx context.Context, sku string) (int, error)
 }
 
 // Server is the HTTP API.

@@ -48,7 +48,7 @@ var consoleText = map[string]map[string]string{
 		"status": "Status", "deadline": "Deadline", "time_left": "Time left", "breaches": "SLA breaches", "order": "Order", "tier": "Tier",
 		"empty": "Nothing waiting.", "summary": "Summary", "customer": "Customer", "waiting_on": "Waiting on", "needs_attention": "Needs attention",
 		"temporal_ui": "Open the workflow in the Temporal UI", "shipping": "Shipping", "tracking": "Tracking", "label": "Label", "ship_by": "ship by",
-		"replacement": "Replacement", "money": "Money", "refund_total": "Refunded", "fees": "fees", "preview": "Refund preview under the current policy:",
+		"replacement": "Replacement", "money": "Money", "refund_total": "Refunded", "fees": "fees", "preview": "Refund preview under the return's policy:",
 		"lines": "Lines", "line": "Line", "qty": "Qty", "reason": "Reason", "resolution": "Resolution", "verdict": "Policy verdict", "inspection": "Inspection",
 		"photos": "Photos", "eligible": "eligible", "ineligible": "ineligible", "returnless": "returnless", "actions": "Actions", "claim": "Claim",
 		"note": "Note", "approve": "Approve", "decline": "Decline", "question": "question for the customer", "request_info": "Request info",
@@ -67,7 +67,7 @@ var consoleText = map[string]map[string]string{
 		"status": "状态", "deadline": "截止", "time_left": "剩余时间", "breaches": "SLA 超时", "order": "订单", "tier": "等级",
 		"empty": "暂无待处理。", "summary": "概要", "customer": "客户", "waiting_on": "等待", "needs_attention": "需要人工处理",
 		"temporal_ui": "在 Temporal UI 中查看工作流", "shipping": "物流", "tracking": "运单号", "label": "面单", "ship_by": "寄出截止",
-		"replacement": "换货", "money": "金额", "refund_total": "已退款", "fees": "费用", "preview": "按当前政策的退款预估：",
+		"replacement": "换货", "money": "金额", "refund_total": "已退款", "fees": "费用", "preview": "按本退货单政策的退款预估：",
 		"lines": "商品行", "line": "行", "qty": "数量", "reason": "原因", "resolution": "处理方式", "verdict": "政策判定", "inspection": "质检",
 		"photos": "照片", "eligible": "符合条件", "ineligible": "不符合", "returnless": "无需寄回", "actions": "操作", "claim": "认领",
 		"note": "备注", "approve": "批准", "decline": "拒绝", "question": "向客户提问", "request_info": "请求补充信息",
@@ -296,20 +296,22 @@ func (s *Server) consoleReturn(w http.ResponseWriter, r *http.Request, p Princip
 	}
 	page := consolePage{Title: ret.ID, Who: p.Subject, CSRF: consoleCSRF(tok), R: ret, Can: map[string]bool{},
 		TemporalLink: strings.TrimRight(s.cfg.TemporalUIURL, "/") + "/namespaces/" + url.PathEscape(s.cfg.Namespace) + "/workflows/" + url.PathEscape(workflows.WorkflowID(ret.ID))}
-	if s.cfg.Returns != nil {
+	if policy, ok := s.policyOf(r.Context(), ret); ok {
+		req := ret.Request()
 		var in []domain.RefundInput
 		for _, l := range ret.Lines {
 			if l.Eligible && !l.Returnless {
-				in = append(in, domain.RefundInput{LineID: l.LineID, Value: l.UnitPrice.Mul(l.Quantity), Reason: l.Reason})
+				fees := policy.ForLine(req, l.Line).FeesFor(l.Reason)
+				in = append(in, domain.RefundInput{LineID: l.LineID, Value: l.UnitPrice.Mul(l.Quantity), Reason: l.Reason, Fees: &fees})
 			}
 		}
-		page.Preview = domain.ComputeRefunds(s.cfg.Returns.Policy(), in, ret.TrackingNumber != "")
+		page.Preview = domain.ComputeRefunds(policy, in, ret.TrackingNumber != "")
 		for i, rf := range page.Preview {
 			if l := ret.Line(rf.LineID); l != nil {
 				page.Preview[i] = l.Override.Apply(rf)
 			}
 		}
-		limit := s.cfg.Returns.Policy().Overrides.SupportLimit
+		limit := policy.Overrides.SupportLimit
 		page.Limit = fmt.Sprintf(consoleText[consoleLang(r)]["limit"], domain.Money{Amount: limit, Currency: ret.RefundTotal.Currency})
 	}
 	support, warehouse := p.has([]string{RoleSupport}), p.has([]string{RoleWarehouse})
@@ -413,4 +415,21 @@ func (s *Server) consoleAction(w http.ResponseWriter, r *http.Request, p Princip
 	}
 	s.log.Info("console command", zap.String("rma_id", id), zap.String("command", name), zap.String("subject", p.Subject))
 	http.Redirect(w, r, back+"?done="+url.QueryEscape(r.PathValue("action")), http.StatusSeeOther)
+}
+
+// policyOf is the policy a return runs under: its stored version, or the
+// current policy for a return started from a policy file.
+func (s *Server) policyOf(ctx context.Context, ret domain.Return) (domain.Policy, bool) {
+	if ret.PolicyVersion > 0 && s.cfg.Store != nil {
+		if v, err := s.cfg.Store.PolicyAt(ctx, ret.PolicyVersion); err == nil {
+			if p, err := v.Policy(); err == nil {
+				return p, true
+			}
+		}
+	}
+	if s.cfg.Returns == nil {
+		return domain.Policy{}, false
+	}
+	p, _, err := s.cfg.Returns.CurrentPolicy(ctx)
+	return p, err == nil
 }

@@ -38,11 +38,15 @@ import (
 
 // Options configure the dev stack.
 type Options struct {
-	DataDir       string
-	HTTPPort      int
-	TemporalPort  int
-	UIPort        int
-	Policy        domain.Policy
+	DataDir      string
+	HTTPPort     int
+	TemporalPort int
+	UIPort       int
+	Policy       domain.Policy
+	// PolicySource is the --policy file's text: when set, a Policy that
+	// differs from the stored current version is stored as the next one.
+	// Empty: the stored version stays (or the defaults seed version 1).
+	PolicySource  string
 	CarrierAuto   bool
 	CarrierStep   time.Duration
 	DevToken      string
@@ -185,7 +189,14 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		}
 	}()
 
-	s.Returns = starter.New(s.Client, o.Policy, s.Store)
+	src, note := o.PolicySource, "rma dev --policy"
+	if src == "" {
+		src, note = "# the seeds' defaults (rma policy show)\n", "rma dev: the defaults"
+	}
+	if _, _, err := s.Store.EnsurePolicy(ctx, src, o.Policy, note, o.PolicySource != "", time.Now()); err != nil {
+		return nil, err
+	}
+	s.Returns = starter.New(s.Client, o.Policy, s.Store).WithPolicies(s.Store.Policies())
 	s.Returns.Deferred = true
 	launcher := starter.NewLauncher(s.Returns, s.Store, o.Logger.Named("launcher"))
 	s.launcherDone = make(chan struct{})
@@ -204,6 +215,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		Codec: o.Keys, Namespace: s.Temporal.Namespace(), CodecTrustUI: true, TemporalUIURL: "http://" + s.Temporal.UIAddress(),
 		CodecOrigins: []string{"http://" + s.Temporal.UIAddress(), "http://localhost:" + strconv.Itoa(o.UIPort)},
 		Ready:        func(ctx context.Context) error { _, err := s.Client.CheckHealth(ctx, nil); return err },
+		Stock:        partners.NewInventory(s.URLs.Inventory, auth[1]).Available,
 	})
 	if err := s.serve(o.HTTPPort, srv.Handler()); err != nil {
 		return nil, err

@@ -144,3 +144,17 @@ func (c *Checker) KeyPart(field, s string) {
 
 // Err is nil when nothing was found, else a *ValidationError.
 func (c *Checker) Err() error { return c.p.err() }
+
+// MaxTags bounds the tags of a customer or a line.
+const MaxTags = 20
+
+// tags checks segment tags: a few, each a short identifier.
+func (c *Checker) tags(field string, tags []string) {
+	if len(tags) > MaxTags {
+		c.p.add(field, "has %d tags; at most %d", len(tags), MaxTags)
+		return
+	}
+	for i, t := range tags {
+		c.Required(fmt.Sprintf("%s[%d]", field, i), t, MaxIDLen)
+	}
+}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 )
 
@@ -142,12 +143,16 @@ func (p Policy) ForLine(req Request, l Line) Policy {
 		out.Window.Default, out.Window.Categories = *r.Set.Window, nil
 	}
 	if len(r.Set.Fees) > 0 {
-		out.Fees.ByReason = make(map[Reason]ReasonFees, len(p.Fees.ByReason)+len(r.Set.Fees))
-		for k, v := range p.Fees.ByReason {
-			out.Fees.ByReason[k] = v
+		// A copy, so the rule's rows never leak into the policy; no range
+		// over a map, so workflowcheck sees it is deterministic.
+		out.Fees.ByReason = maps.Clone(p.Fees.ByReason)
+		if out.Fees.ByReason == nil {
+			out.Fees.ByReason = map[Reason]ReasonFees{}
 		}
-		for k, v := range r.Set.Fees {
-			out.Fees.ByReason[k] = v
+		for _, reason := range Reasons() {
+			if f, ok := r.Set.Fees[reason]; ok {
+				out.Fees.ByReason[reason] = f
+			}
 		}
 	}
 	if r.Set.ReturnlessMaxValue != nil {

@@ -209,3 +209,28 @@ func TestCN7DayEligibility(t *testing.T) {
 		}
 	}
 }
+
+func TestDiffPolicyYAML(t *testing.T) {
+	a, _ := Defaults().YAML()
+	p := mustPolicy(t, "review:\n  auto_approve:\n    max_value: 2500\nwindow:\n  final_sale_categories: [clearance]\nrules:\n  - name: vip\n    when: {customer_tier: vip}\n    set: {auto_approve: true}\n")
+	b, _ := p.YAML()
+	changes, err := DiffPolicyYAML(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.String())
+	}
+	want := []string{
+		"~ review.auto_approve.max_value: 5000 → 2500",
+		"~ rules: [] → [{name: vip, when: {customer_tier: vip}, set: {auto_approve: true}}]",
+		"~ window.final_sale_categories: [clearance, personal_care] → [clearance]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if same, _ := DiffPolicyYAML(a, a); len(same) != 0 {
+		t.Fatalf("a policy differs from itself: %v", same)
+	}
+}

@@ -93,6 +93,13 @@ func (r Request) Validate(now time.Time) error {
 		p.add("customer.email", "is not an email address")
 	}
 	c.Text("customer.phone", cu.Phone, 32)
+	c.tags("customer.tags", cu.Tags)
+	if cu.Country != "" && len(cu.Country) != 2 {
+		p.add("customer.country", "must be a two-letter ISO 3166 code like CN or DE")
+	}
+	if s := r.OutboundShipping; s != nil && (s.Amount < 0 || s.Amount > 1e12 || s.Currency != r.Currency()) {
+		p.add("outbound_shipping", "must be a non-negative amount in %s like the lines", clip(r.Currency()))
+	}
 	switch {
 	case len(r.Lines) == 0:
 		p.add("lines", "needs at least one line")
@@ -146,6 +153,7 @@ func (r Request) Validate(now time.Time) error {
 		}
 		c.Photos(f+".photos", l.Photos)
 		c.Text(f+".comment", l.Comment, MaxTextLen)
+		c.tags(f+".tags", l.Tags)
 	}
 	if r.Kind == KindExchange && exchanges == 0 && len(r.Lines) > 0 {
 		p.add("lines", "an exchange needs at least one line with resolution exchange")

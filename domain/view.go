@@ -289,3 +289,18 @@ func (r Return) CustomerView(self string) Return {
 	}
 	return c
 }
+
+// Request is the request a return was opened with, as far as the view
+// keeps it (the payment reference and wholesale flag aside): what-if
+// replays and previews run the policy on it again.
+func (r Return) Request() Request {
+	req := Request{OrderID: r.OrderID, Kind: r.Kind, DeliveredAt: r.DeliveredAt, Channel: r.Channel, Customer: r.Customer}
+	for _, l := range r.Lines {
+		line := l.Line
+		if l.Inspection != nil && l.Inspection.ReclassifiedFrom != "" {
+			line.Reason = l.Inspection.ReclassifiedFrom // as the customer gave it
+		}
+		req.Lines = append(req.Lines, line)
+	}
+	return req
+}

@@ -243,7 +243,7 @@ func checkSetupIdempotent(ctx context.Context, t *testing.T, sys *rmatopology.Sy
 		t.Logf("rma setup %v:\n%s", args, out)
 		return string(out), err
 	}
-	all := "RmaCustomerId, RmaDeadline, RmaKind, RmaOrderId, RmaSkus, RmaStatus, RmaTrackingNumbers"
+	all := "RmaCustomerId, RmaDeadline, RmaKind, RmaOrderId, RmaPolicyVersion, RmaSkus, RmaStatus, RmaTrackingNumbers"
 	steps := []struct {
 		args []string
 		want []string

@@ -186,6 +186,15 @@ func (a *Inventory) Move(ctx context.Context, req activities.MoveRequest) error 
 	return a.c.call(ctx, http.MethodPost, "/v1/movements", req.Key, req, nil)
 }
 
+// Available is the stock of a SKU that a new reservation could take, for
+// the storefront's preview (an unknown SKU is an error).
+func (a *Inventory) Available(ctx context.Context, sku string) (int, error) {
+	var l struct {
+		Available int `json:"available"`
+	}
+	return l.Available, a.c.call(ctx, http.MethodGet, "/v1/stock/"+url.PathEscape(sku), "", nil, &l)
+}
+
 // Payments talks to the payment service.
 type Payments struct{ c client }
 

@@ -75,6 +75,15 @@ func (s *Inventory) Handler(log *zap.Logger) http.Handler {
 		writeJSON(w, http.StatusOK, s.Engine.OpenReservations())
 	})
 	mux.HandleFunc("GET /v1/stock", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.Engine.Levels()) })
+	mux.HandleFunc("GET /v1/stock/{sku}", func(w http.ResponseWriter, r *http.Request) {
+		for _, l := range s.Engine.Levels() {
+			if l.SKU == r.PathValue("sku") {
+				writeJSON(w, http.StatusOK, l)
+				return
+			}
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown sku"})
+	})
 	mux.HandleFunc("PUT /v1/stock/{sku}", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Available int          `json:"available"`

@@ -41,7 +41,7 @@ type Faults struct {
 func control(pattern string) bool {
 	switch pattern {
 	case "GET /v1/_faults", "POST /v1/_faults", "GET /v1/parcels", "POST /v1/parcels/{tracking}/events", "GET /v1/ledger",
-		"GET /v1/stock", "PUT /v1/stock/{sku}", "GET /v1/outbox", "GET /v1/reservations":
+		"GET /v1/stock", "GET /v1/stock/{sku}", "PUT /v1/stock/{sku}", "GET /v1/outbox", "GET /v1/reservations":
 		return true
 	}
 	return false

@@ -70,8 +70,11 @@ type Registry interface {
 type Client struct {
 	c      client.Client
 	policy domain.Policy
-	reg    Registry
-	now    func() time.Time
+	// policies, when set, is where the current policy version is read:
+	// every new return runs under the version current at its start.
+	policies PolicySource
+	reg      Registry
+	now      func() time.Time
 	// Deferred leaves the workflow's start to a Launcher: Create answers
 	// once the opening is in PostgreSQL (and so survives anything), and a
 	// launcher starts its workflow within milliseconds. The API runs
@@ -83,6 +86,32 @@ type Client struct {
 // reg may be nil for a client that only commands and lists returns.
 func New(c client.Client, policy domain.Policy, reg Registry) *Client {
 	return &Client{c: c, policy: policy, reg: reg, now: time.Now}
+}
+
+// PolicySource serves the current stored policy and its version
+// (store.Policies).
+type PolicySource interface {
+	Current(ctx context.Context) (domain.Policy, int, error)
+}
+
+// WithPolicies makes new returns run under the source's current version
+// instead of the fixed policy New was given.
+func (s *Client) WithPolicies(p PolicySource) *Client {
+	s.policies = p
+	return s
+}
+
+// CurrentPolicy is the policy (and its stored version, 0 for a fixed one)
+// a return started now runs under.
+func (s *Client) CurrentPolicy(ctx context.Context) (domain.Policy, int, error) {
+	if s.policies == nil {
+		return s.policy, 0, nil
+	}
+	p, v, err := s.policies.Current(ctx)
+	if err != nil {
+		return domain.Policy{}, 0, fmt.Errorf("current policy: %w", err)
+	}
+	return p, v, nil
 }
 
 // Temporal exposes the underlying client (for the worker and health checks).
@@ -149,11 +178,15 @@ func (s *Client) Create(ctx context.Context, key string, req domain.Request, act
 		id = RMAIDForKey(key)
 	}
 	now := s.now().UTC()
-	hist, err := s.reg.CustomerHistory(ctx, req.Customer.ID, id, now.Add(-s.policy.Abuse.Period.D()))
+	policy, version, err := s.CurrentPolicy(ctx)
 	if err != nil {
 		return Created{}, err
 	}
-	in := workflows.StartInput{RMAID: id, Request: req, Policy: s.policy, RequestedAt: now, Actor: actor, History: hist, OpeningPublished: true}
+	hist, err := s.reg.CustomerHistory(ctx, req.Customer.ID, id, now.Add(-policy.Abuse.Period.D()))
+	if err != nil {
+		return Created{}, err
+	}
+	in := workflows.StartInput{RMAID: id, Request: req, Policy: policy, PolicyVersion: version, RequestedAt: now, Actor: actor, History: hist, OpeningPublished: true}
 	pub := workflows.OpeningPublication(in)
 	raw, err := json.Marshal(in)
 	if err != nil {
@@ -541,19 +574,20 @@ func mapErr(err error) error {
 	return err
 }
 
-// Policy is the policy new returns snapshot.
-func (s *Client) Policy() domain.Policy { return s.policy }
-
 // EnsureAnomalySchedule creates (or updates) the Temporal Schedule that runs
 // the batch anomaly check every policy.anomaly.check_every: a Schedule, not
 // cron, so it is visible, pausable and backfillable in the Temporal UI.
 func (s *Client) EnsureAnomalySchedule(ctx context.Context) error {
-	every := s.policy.Anomaly.CheckEvery.D()
+	policy, _, err := s.CurrentPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	every := policy.Anomaly.CheckEvery.D()
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
 	action := &client.ScheduleWorkflowAction{ID: workflows.AnomalyScheduleID, Workflow: workflows.AnomalyWorkflowType,
-		TaskQueue: workflows.TaskQueue, Args: []any{workflows.AnomalyInput{Rule: s.policy.Anomaly}},
-		StaticSummary: "batch return-rate check every " + s.policy.Anomaly.CheckEvery.String()}
-	_, err := s.c.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: workflows.AnomalyScheduleID, Spec: spec, Action: action,
+		TaskQueue: workflows.TaskQueue, Args: []any{workflows.AnomalyInput{Rule: policy.Anomaly}},
+		StaticSummary: "batch return-rate check every " + policy.Anomaly.CheckEvery.String()}
+	_, err = s.c.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: workflows.AnomalyScheduleID, Spec: spec, Action: action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, Note: "rma: tell the quality team about batches whose return rate jumped"})
 	if err == nil {
 		return nil

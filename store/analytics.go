@@ -28,7 +28,11 @@ type KPIs struct {
 	MedianLogisticsSeconds  *float64  `json:"median_logistics_seconds"`
 	MedianRefundSeconds     *float64  `json:"median_refund_seconds"`
 	SatisfactionAvg         *float64  `json:"satisfaction_avg"`
-	RefundedAmount          int64     `json:"refunded_amount"`
+	// LegalRefundOnTimeRate is the share of returns with a legal refund
+	// deadline (policy refund.due_within) refunded by it, among those
+	// refunded or past it.
+	LegalRefundOnTimeRate *float64 `json:"legal_refund_on_time_rate"`
+	RefundedAmount        int64    `json:"refunded_amount"`
 }
 
 func ptr(n sql.NullFloat64) *float64 {
@@ -47,7 +51,7 @@ func ptr(n sql.NullFloat64) *float64 {
 //     breach; inspection SLA met: inspected returns without a breach.
 func (s *Store) KPIs(ctx context.Context, from, to time.Time) (KPIs, error) {
 	k := KPIs{From: from, To: to}
-	var decl, pass, rev, insp, proc, logi, refund, sat sql.NullFloat64
+	var decl, pass, rev, insp, proc, logi, refund, sat, legal sql.NullFloat64
 	err := s.db.QueryRowContext(ctx, `
 SELECT count(*),
   count(*) FILTER (WHERE status = 'completed'),
@@ -68,15 +72,18 @@ SELECT count(*),
   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM refunded_at - coalesce(delivered_at, received_at, requested_at)))
      FILTER (WHERE refunded_at IS NOT NULL),
   avg(survey_score)::float8,
-  coalesce(sum(refund_total), 0)
+  coalesce(sum(refund_total), 0),
+  (count(*) FILTER (WHERE doc ? 'refund_due_at' AND refunded_at <= (doc->>'refund_due_at')::timestamptz))::float8
+     / nullif(count(*) FILTER (WHERE doc ? 'refund_due_at' AND (refunded_at IS NOT NULL OR (doc->>'refund_due_at')::timestamptz < now())), 0)
 FROM returns WHERE created_at >= $1 AND created_at < $2`, from, to).Scan(
 		&k.ReturnsTotal, &k.CompletedTotal, &k.DeclinedTotal, &k.ExpiredTotal, &k.CancelledTotal,
-		&decl, &pass, &rev, &insp, &proc, &logi, &refund, &sat, &k.RefundedAmount)
+		&decl, &pass, &rev, &insp, &proc, &logi, &refund, &sat, &k.RefundedAmount, &legal)
 	if err != nil {
 		return k, fmt.Errorf("kpis: %w", err)
 	}
 	k.DeclineRate, k.InspectionPassRate, k.ReviewSLAMetRate, k.InspectionSLAMetRate = ptr(decl), ptr(pass), ptr(rev), ptr(insp)
 	k.MedianProcessingSeconds, k.MedianLogisticsSeconds, k.MedianRefundSeconds, k.SatisfactionAvg = ptr(proc), ptr(logi), ptr(refund), ptr(sat)
+	k.LegalRefundOnTimeRate = ptr(legal)
 	return k, nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -154,4 +155,48 @@ func (p *Policies) Current(ctx context.Context) (domain.Policy, int, error) {
 	}
 	p.cached, p.policy = v, pol
 	return pol, n, nil
+}
+
+// WhatIfCases are the returns opened since a time, as what-if replays
+// them (domain.WhatIf): their requests rebuilt from the views, without the
+// timeline and the rest that replay does not read.
+func (s *Store) WhatIfCases(ctx context.Context, since time.Time) ([]domain.WhatIfCase, error) {
+	rows, err := s.query(ctx, `SELECT doc - 'timeline' - 'notes' - 'payments' - 'stages' FROM returns WHERE created_at >= $1 ORDER BY created_at`, since)
+	if err != nil {
+		return nil, fmt.Errorf("what-if cases: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.WhatIfCase
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("what-if cases: %w", err)
+		}
+		var r domain.Return
+		if err := json.Unmarshal(doc, &r); err != nil {
+			return nil, fmt.Errorf("what-if cases: %w", err)
+		}
+		out = append(out, domain.WhatIfCaseOf(r))
+	}
+	return out, rows.Err()
+}
+
+// EnsurePolicy makes sure a policy version is stored: an empty table gets
+// p (from source) as version 1; with replace, a p that differs from the
+// current version is stored as the next one (rma dev --policy). It answers
+// the current version afterwards and whether p is it.
+func (s *Store) EnsurePolicy(ctx context.Context, source string, p domain.Policy, note string, replace bool, now time.Time) (PolicyVersion, bool, error) {
+	eff, err := p.YAML()
+	if err != nil {
+		return PolicyVersion{}, false, err
+	}
+	cur, err := s.CurrentPolicy(ctx)
+	switch {
+	case errors.Is(err, ErrNoPolicy) || (err == nil && replace && cur.Effective != string(eff)):
+		v, _, err := s.ApplyPolicy(ctx, source, string(eff), "bootstrap", note, now)
+		return v, err == nil, err
+	case err != nil:
+		return PolicyVersion{}, false, err
+	}
+	return cur, cur.Effective == string(eff), nil
 }

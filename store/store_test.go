@@ -76,6 +76,7 @@ type fixture struct {
 	breaches []string
 	survey   int
 	lines    []domain.LineState
+	due      time.Duration // the legal refund deadline, from created
 }
 
 func (f fixture) ret() domain.Return {
@@ -87,6 +88,10 @@ func (f fixture) ret() domain.Return {
 	}
 	if f.survey > 0 {
 		r.Survey = &domain.Survey{Score: f.survey, At: f.created}
+	}
+	if f.due > 0 {
+		due := f.created.Add(f.due)
+		r.RefundDueAt = &due
 	}
 	for _, l := range f.lines {
 		if l.Refund != nil {
@@ -175,12 +180,12 @@ func TestKPIsOnACraftedDataset(t *testing.T) {
 	h := time.Hour
 	fixtures := []fixture{
 		// Reviewed within SLA, picked up at 1h, delivered at 25h, refunded at 27h.
-		{id: "R1", status: domain.StatusCompleted, created: t0, survey: 5,
+		{id: "R1", status: domain.StatusCompleted, created: t0, survey: 5, due: 30 * h,
 			stages: map[string]time.Duration{"requested": 0, "review_requested": 0, "picked_up": h, "delivered": 25 * h, "inspected": 26 * h, "refunded": 27 * h},
 			lines:  []domain.LineState{line("L1", "SKU-A", "B1", domain.ReasonDefective, domain.InspectionPass)}},
 		// Auto-approved, picked up at 2h, delivered at 12h, refunded at 13h,
 		// inspection late; one line failed.
-		{id: "R2", status: domain.StatusCompleted, created: t0.Add(h), survey: 3, breaches: []string{"inspection"},
+		{id: "R2", status: domain.StatusCompleted, created: t0.Add(h), survey: 3, breaches: []string{"inspection", "legal_refund"}, due: 12 * h,
 			stages: map[string]time.Duration{"requested": 0, "picked_up": 2 * h, "delivered": 12 * h, "inspected": 12 * h, "refunded": 13 * h},
 			lines: []domain.LineState{line("L1", "SKU-A", "B1", domain.ReasonSizeFit, domain.InspectionPass),
 				line("L2", "SKU-B", "B7", domain.ReasonSizeFit, domain.InspectionFail)}},
@@ -215,6 +220,7 @@ func TestKPIsOnACraftedDataset(t *testing.T) {
 		"median_logistics_seconds":  {k.MedianLogisticsSeconds, 17 * 3600},  // 24h and 10h
 		"median_refund_seconds":     {k.MedianRefundSeconds, 1.5 * 3600},    // 2h and 1h
 		"satisfaction_avg":          {k.SatisfactionAvg, 4},
+		"legal_refund_on_time_rate": {k.LegalRefundOnTimeRate, 0.5}, // R1 by 30h at 27h, R2 by 12h at 13h
 	}
 	for name, c := range checks {
 		if !near(c.got, c.want) {

@@ -134,12 +134,15 @@ type StartInput struct {
 	// same transaction as the idempotency key; the workflow then starts
 	// from it without publishing it again.
 	OpeningPublished bool `json:"opening_published,omitempty"`
+	// PolicyVersion is the stored version Policy is (0: a policy file);
+	// the view and the RmaPolicyVersion search attribute show it.
+	PolicyVersion int `json:"policy_version,omitempty"`
 }
 
 // Opening is what domain.Open makes of a start input: the API answers the
 // create call with it and the workflow starts from it.
 func (in StartInput) Opening() domain.Opening {
-	return domain.Open(domain.OpenInput{RMAID: in.RMAID, Request: in.Request, Policy: in.Policy, At: in.RequestedAt, Actor: in.Actor, History: in.History})
+	return domain.Open(domain.OpenInput{RMAID: in.RMAID, Request: in.Request, Policy: in.Policy, At: in.RequestedAt, Actor: in.Actor, History: in.History, PolicyVersion: in.PolicyVersion})
 }
 
 // ApproveInput approves a return under review.

@@ -114,3 +114,33 @@ func TestEUWithdrawalRefundsDeliveryAndDeductsValueLoss(t *testing.T) {
 	require.Equal(t, int64(18400), r.RefundTotal.Amount)
 	require.Equal(t, int64(2000), r.FeesTotal.Amount)
 }
+
+// The storefront's preview estimates exactly what the workflow pays.
+func TestPreviewEstimateIsWhatTheWorkflowPays(t *testing.T) {
+	low := request(line("L1", "SKU-LAMP", 4000, domain.ReasonChangedMind, domain.ResolutionRefund))
+	eu := request(line("L1", "SKU-LAMP", 4000, domain.ReasonChangedMind, domain.ResolutionRefund))
+	eu.OutboundShipping = &domain.Money{Amount: 500, Currency: "CNY"}
+	cases := []struct {
+		name   string
+		policy domain.Policy
+		req    domain.Request
+	}{
+		{"merchant fault", domain.Defaults(), request()},
+		{"customer fault, fees", domain.Defaults(), low},
+		{"eu-crd with the delivery", preset(t, "eu-crd"), eu},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pv := domain.PreviewRequest(c.policy, 0, c.req, t0, domain.CustomerHistory{}, nil)
+			require.Equal(t, "auto_approved", pv.Review)
+			h := newHarness(t)
+			h.policy = c.policy
+			h.shipAndInspect(allPass)
+			r := h.run(c.req)
+			require.Equal(t, domain.StatusCompleted, r.Status)
+			require.NotNil(t, pv.RefundTotal)
+			require.Equal(t, pv.RefundTotal.Amount, r.RefundTotal.Amount, "preview %s, paid %s", pv.RefundTotal, r.RefundTotal)
+			require.Equal(t, pv.Lines[0].RefundEstimate.Fees.Amount, r.FeesTotal.Amount)
+		})
+	}
+}

@@ -23,18 +23,22 @@ var (
 	// return by a tracking number in the Temporal UI. (Carrier webhooks
 	// find theirs through the parcel routes in PostgreSQL.)
 	SATracking = temporal.NewSearchAttributeKeyKeywordList("RmaTrackingNumbers")
+	// SAPolicyVersion is the stored policy version the return runs under,
+	// set at start: RmaPolicyVersion = 3 finds every return of version 3.
+	SAPolicyVersion = temporal.NewSearchAttributeKeyInt64("RmaPolicyVersion")
 )
 
 // SearchAttributeTypes is what a namespace must register for rma.
 func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		SAStatus.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SAOrder.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SACustomer.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SAKind.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SASKUs.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-		SADeadline.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
-		SATracking.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		SAStatus.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAOrder.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SACustomer.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAKind.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SASKUs.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		SADeadline.GetName():      enumspb.INDEXED_VALUE_TYPE_DATETIME,
+		SATracking.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		SAPolicyVersion.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
 	}
 }
 
@@ -51,6 +55,9 @@ func StartSearchAttributes(req domain.Request, v domain.Return) temporal.SearchA
 	}
 	if v.Deadline != nil {
 		u = append(u, SADeadline.ValueSet(v.Deadline.At))
+	}
+	if v.PolicyVersion > 0 {
+		u = append(u, SAPolicyVersion.ValueSet(int64(v.PolicyVersion)))
 	}
 	return temporal.NewSearchAttributes(u...)
 }
@@ -80,6 +87,9 @@ func (r *returnRun) upsertSearch(ctx workflow.Context) {
 	var u []temporal.SearchAttributeUpdate
 	if !have.known {
 		u = append(u, SAOrder.ValueSet(r.req.OrderID), SACustomer.ValueSet(r.req.Customer.ID), SAKind.ValueSet(string(r.req.Kind)), SASKUs.ValueSet(searchSKUs(r.req)))
+		if r.v.PolicyVersion > 0 {
+			u = append(u, SAPolicyVersion.ValueSet(int64(r.v.PolicyVersion)))
+		}
 	}
 	if !have.known || have.status != want.status {
 		u = append(u, SAStatus.ValueSet(want.status))

@@ -65,9 +65,12 @@ Examples:
 			if o.simCarrier != "auto" && o.simCarrier != "manual" {
 				return fmt.Errorf("--sim-carrier must be auto or manual, not %q", o.simCarrier)
 			}
-			policy, err := loadPolicy(o.policy)
+			policySource, policy, err := readPolicyFile(o.policy)
 			if err != nil {
 				return err
+			}
+			if o.policy == "" {
+				policySource = ""
 			}
 			dataDir, err := filepath.Abs(o.dataDir)
 			if err != nil {
@@ -93,7 +96,7 @@ Examples:
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			st, err := devstack.Start(ctx, devstack.Options{
-				DataDir: dataDir, HTTPPort: o.httpPort, TemporalPort: o.temporalPort, UIPort: o.uiPort, Policy: policy,
+				DataDir: dataDir, HTTPPort: o.httpPort, TemporalPort: o.temporalPort, UIPort: o.uiPort, Policy: policy, PolicySource: policySource,
 				CarrierAuto: o.simCarrier == "auto", CarrierStep: o.simStep, DevToken: token, WebhookSecret: secret, Logger: log,
 				DatabaseURL: o.databaseURL, Keys: keys,
 			})

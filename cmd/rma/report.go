@@ -302,6 +302,7 @@ func flatten(v any) ([]string, [][]string) {
 			{"inspection_sla_met_rate", num(x.InspectionSLAMetRate, 3)}, {"median_processing_seconds", num(x.MedianProcessingSeconds, 0)},
 			{"median_logistics_seconds", num(x.MedianLogisticsSeconds, 0)}, {"median_refund_seconds", num(x.MedianRefundSeconds, 0)},
 			{"satisfaction_avg", num(x.SatisfactionAvg, 2)}, {"refunded_amount", strconv.FormatInt(x.RefundedAmount, 10)},
+			{"legal_refund_on_time_rate", num(x.LegalRefundOnTimeRate, 3)},
 		}
 	case []store.ReasonRow:
 		var rows [][]string

@@ -63,31 +63,6 @@ func newVersionCmd() *cobra.Command {
 	}
 }
 
-func newPolicyCmd() *cobra.Command {
-	policy := &cobra.Command{Use: "policy", Short: "Inspect the return policy"}
-	var file, output string
-	show := &cobra.Command{
-		Use:   "show",
-		Short: "Print the effective policy, defaults included, as YAML (or JSON)",
-		Long: `Print the effective policy: the seeds' defaults, overridden by --policy FILE
-(or RMA_POLICY). The output is valid input for --policy, so it is a template
-for your own file. Durations are Go duration strings (48h, 90m, 5s); amounts
-are integer minor units of the policy currency (fen for CNY).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := loadPolicy(file)
-			if err != nil {
-				return err
-			}
-			return printPolicy(cmd.OutOrStdout(), p, output)
-		},
-	}
-	show.Flags().StringVar(&file, "policy", os.Getenv("RMA_POLICY"), "policy YAML file (env RMA_POLICY); unset keys keep their defaults")
-	show.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
-	policy.AddCommand(show)
-	return policy
-}
-
 // loadPolicy reads a policy file over the defaults; no file means defaults.
 func loadPolicy(file string) (domain.Policy, error) {
 	if file == "" {

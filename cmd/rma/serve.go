@@ -66,8 +66,8 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			if db.url == "" {
 				return errors.New("the worker needs the read model: pass --database-url or set RMA_DATABASE_URL (run rma migrate first)")
 			}
-			policy, err := loadPolicy(policyFile)
-			if err != nil {
+			// A bad --policy file fails here, before anything connects.
+			if _, err := loadPolicy(policyFile); err != nil {
 				return err
 			}
 			creds, err := loadPartnerCreds()
@@ -88,10 +88,6 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			if tf.interceptors, err = tr.Interceptors(); err != nil {
 				return err
 			}
-			payments, err := prov.paymentsPort(creds.payments, policy, ms)
-			if err != nil {
-				return err
-			}
 			notifier, err := prov.notifier(creds.notifications, ms)
 			if err != nil {
 				return err
@@ -104,12 +100,22 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 				return err
 			}
 			defer st.Close()
+			// The policy is the database's current version, the same
+			// for every worker and API (the file only seeds version 1).
+			policy, err := storedPolicy(ctx, st, policyFile, false, log)
+			if err != nil {
+				return err
+			}
+			payments, err := prov.paymentsPort(creds.payments, policy, ms)
+			if err != nil {
+				return err
+			}
 			c, err := tf.dial(ctx, log)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if err := starter.New(c, policy, st).EnsureAnomalySchedule(ctx); err != nil {
+			if err := starter.New(c, policy, st).WithPolicies(st.Policies()).EnsureAnomalySchedule(ctx); err != nil {
 				return err
 			}
 			acts := &activities.Activities{
@@ -121,7 +127,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			// The notice relay and a launcher run beside every worker;
 			// they share their queues with row leases.
 			rl := relay.New(st, notifier, log.Named("relay"), relay.DefaultOptions())
-			lc := starter.NewLauncher(starter.New(c, policy, st), st, log.Named("launcher"))
+			lc := starter.NewLauncher(starter.New(c, policy, st).WithPolicies(st.Policies()), st, log.Named("launcher"))
 			done := make(chan error, 2)
 			go func() { done <- rl.Run(ctx) }()
 			go func() { done <- lc.Run(ctx) }()
@@ -162,7 +168,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 	f.IntVar(&wo.WorkflowCache, "workflow-cache", wo.WorkflowCache, "open returns kept in memory between tasks (evicted ones replay their short history)")
 	f.StringVar(&wo.DeploymentName, "deployment-name", os.Getenv("RMA_DEPLOYMENT_NAME"), "worker deployment to join with versioning on (env RMA_DEPLOYMENT_NAME; empty: unversioned)")
 	f.StringVar(&wo.BuildID, "build-id", envOr("RMA_BUILD_ID", buildRevision()), "this build's ID in the deployment (env RMA_BUILD_ID; default: the git commit)")
-	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML (the anomaly check's schedule and rule); env RMA_POLICY")
+	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML that seeds version 1 when the database holds none (later: rma policy apply); env RMA_POLICY")
 	f.StringVar(&db.url, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL read model (env RMA_DATABASE_URL)")
 	return cmd
 }
@@ -170,7 +176,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 func newAPICmd() *cobra.Command {
 	var tf temporalFlags
 	var port, metricsPort int
-	var policyFile, dbURL, tlsCert, tlsKey, origins, uiURL string
+	var policyFile, dbURL, tlsCert, tlsKey, origins, uiURL, inventoryURL string
 	var rateLimit float64
 	var rateBurst int
 	cmd := &cobra.Command{
@@ -254,7 +260,18 @@ refused at start.`,
 					}
 				}()
 			}
-			returns := starter.New(c, policy, st)
+			if _, err := storedPolicy(ctx, st, policyFile, false, log); err != nil {
+				return err
+			}
+			var stock func(ctx context.Context, sku string) (int, error)
+			if inventoryURL != "" {
+				creds, err := loadPartnerCreds()
+				if err != nil {
+					return err
+				}
+				stock = partners.NewInventory(inventoryURL, creds.inventory, partners.WithTransport(ms.Partner("inventory", nil))).Available
+			}
+			returns := starter.New(c, policy, st).WithPolicies(st.Policies())
 			returns.Deferred = true
 			go func() {
 				if err := starter.NewLauncher(returns, st, log.Named("launcher")).Run(ctx); err != nil {
@@ -264,7 +281,7 @@ refused at start.`,
 			srv := api.New(api.Config{Returns: returns, Store: st, Tokens: tokens, WebhookSecret: secret, Logger: log,
 				RateLimit: rateLimit, RateBurst: rateBurst,
 				Codec: keys, Namespace: tf.namespace, CodecOrigins: splitList(origins), TemporalUIURL: uiURL,
-				Ready: worker.Ready(c, st.DB())})
+				Ready: worker.Ready(c, st.DB()), Stock: stock})
 			return serveTLSUntil(ctx, log, port, tr.Handler(srv.Handler()), tlsCert, tlsKey)
 		},
 	}
@@ -272,9 +289,10 @@ refused at start.`,
 	tf.requireKeys = true
 	f := cmd.Flags()
 	f.IntVar(&port, "http-port", 8080, "port to listen on")
+	f.StringVar(&inventoryURL, "inventory-url", os.Getenv("RMA_INVENTORY_URL"), "inventory service the eligibility preview asks for exchange stock (env RMA_INVENTORY_URL; unset: stock unknown)")
 	f.StringVar(&uiURL, "temporal-ui-url", envOr("RMA_TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "the Temporal UI the console links each return's workflow to (env RMA_TEMPORAL_UI_URL)")
 	f.IntVar(&metricsPort, "metrics-port", envInt("RMA_METRICS_PORT", 0), "serve /metrics (Prometheus: the SDK's, partner calls, returns by status, SLA breaches, refunds) on this port; 0: none (env RMA_METRICS_PORT)")
-	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML snapshotted into new returns (env RMA_POLICY)")
+	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML that seeds version 1 when the database holds none (later: rma policy apply); env RMA_POLICY")
 	f.StringVar(&dbURL, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL: tokens, idempotency keys, reads, lists, webhook routing, analytics (required; env RMA_DATABASE_URL)")
 	f.StringVar(&tlsCert, "tls-cert-file", os.Getenv("RMA_TLS_CERT"), "serve HTTPS with this certificate (PEM; env RMA_TLS_CERT)")
 	f.StringVar(&tlsKey, "tls-key-file", os.Getenv("RMA_TLS_KEY"), "the certificate's private key (PEM; env RMA_TLS_KEY)")
