@@ -29,6 +29,7 @@ Start here:
   rma dev                    run everything locally: Temporal + UI, simulators, worker, API
   rma return list            see the returns (rma return --help for the rest)
   rma policy show            print the effective policy (every SLA and threshold)
+  rma policy apply -f FILE   store a new policy version (history, diff, whatif)
 
 Production runs "rma worker" and "rma api" against any Temporal cluster,
 self-hosted or Temporal Cloud; "rma setup" prepares its namespace once. The
