@@ -32,7 +32,12 @@ type KPIs struct {
 	// deadline (policy refund.due_within) refunded by it, among those
 	// refunded or past it.
 	LegalRefundOnTimeRate *float64 `json:"legal_refund_on_time_rate"`
-	RefundedAmount        int64    `json:"refunded_amount"`
+	// ComplaintRate is the share of returns with a complaint: a disputed
+	// inspection, an escalation to a supervisor (a missed decision SLA, a
+	// legal refund deadline about to pass), or a survey score of 2 or less.
+	ComplaintRate  *float64 `json:"complaint_rate"`
+	Complaints     int      `json:"complaints"`
+	RefundedAmount int64    `json:"refunded_amount"`
 }
 
 func ptr(n sql.NullFloat64) *float64 {
@@ -51,7 +56,7 @@ func ptr(n sql.NullFloat64) *float64 {
 //     breach; inspection SLA met: inspected returns without a breach.
 func (s *Store) KPIs(ctx context.Context, from, to time.Time) (KPIs, error) {
 	k := KPIs{From: from, To: to}
-	var decl, pass, rev, insp, proc, logi, refund, sat, legal sql.NullFloat64
+	var decl, pass, rev, insp, proc, logi, refund, sat, legal, complaints sql.NullFloat64
 	err := s.db.QueryRowContext(ctx, `
 SELECT count(*),
   count(*) FILTER (WHERE status = 'completed'),
@@ -74,16 +79,23 @@ SELECT count(*),
   avg(survey_score)::float8,
   coalesce(sum(refund_total), 0),
   (count(*) FILTER (WHERE doc ? 'refund_due_at' AND refunded_at <= (doc->>'refund_due_at')::timestamptz))::float8
-     / nullif(count(*) FILTER (WHERE doc ? 'refund_due_at' AND (refunded_at IS NOT NULL OR (doc->>'refund_due_at')::timestamptz < now())), 0)
+     / nullif(count(*) FILTER (WHERE doc ? 'refund_due_at' AND (refunded_at IS NOT NULL OR (doc->>'refund_due_at')::timestamptz < now())), 0),
+  (count(*) FILTER (WHERE survey_score <= 2 OR EXISTS (SELECT 1 FROM audit a WHERE a.rma_id = returns.rma_id
+     AND a.command IN ('inspection_disputed', 'escalated_supervisor', 'legal_refund_escalated'))))::float8
 FROM returns WHERE created_at >= $1 AND created_at < $2`, from, to).Scan(
 		&k.ReturnsTotal, &k.CompletedTotal, &k.DeclinedTotal, &k.ExpiredTotal, &k.CancelledTotal,
-		&decl, &pass, &rev, &insp, &proc, &logi, &refund, &sat, &k.RefundedAmount, &legal)
+		&decl, &pass, &rev, &insp, &proc, &logi, &refund, &sat, &k.RefundedAmount, &legal, &complaints)
 	if err != nil {
 		return k, fmt.Errorf("kpis: %w", err)
 	}
 	k.DeclineRate, k.InspectionPassRate, k.ReviewSLAMetRate, k.InspectionSLAMetRate = ptr(decl), ptr(pass), ptr(rev), ptr(insp)
 	k.MedianProcessingSeconds, k.MedianLogisticsSeconds, k.MedianRefundSeconds, k.SatisfactionAvg = ptr(proc), ptr(logi), ptr(refund), ptr(sat)
 	k.LegalRefundOnTimeRate = ptr(legal)
+	k.Complaints = int(complaints.Float64)
+	if k.ReturnsTotal > 0 {
+		rate := complaints.Float64 / float64(k.ReturnsTotal)
+		k.ComplaintRate = &rate
+	}
 	return k, nil
 }
 

@@ -77,6 +77,7 @@ type fixture struct {
 	survey   int
 	lines    []domain.LineState
 	due      time.Duration // the legal refund deadline, from created
+	events   []string      // timeline entries (audit commands)
 }
 
 func (f fixture) ret() domain.Return {
@@ -88,6 +89,9 @@ func (f fixture) ret() domain.Return {
 	}
 	if f.survey > 0 {
 		r.Survey = &domain.Survey{Score: f.survey, At: f.created}
+	}
+	for _, e := range f.events {
+		r.Timeline = append(r.Timeline, domain.TimelineEntry{At: f.created, Type: e, Actor: "system"})
 	}
 	if f.due > 0 {
 		due := f.created.Add(f.due)
@@ -190,9 +194,9 @@ func TestKPIsOnACraftedDataset(t *testing.T) {
 			lines: []domain.LineState{line("L1", "SKU-A", "B1", domain.ReasonSizeFit, domain.InspectionPass),
 				line("L2", "SKU-B", "B7", domain.ReasonSizeFit, domain.InspectionFail)}},
 		// Reviewed, reply SLA breached, then declined.
-		{id: "R3", status: domain.StatusDeclined, created: t0.Add(2 * h), breaches: []string{"review_reply"},
+		{id: "R3", status: domain.StatusDeclined, created: t0.Add(2 * h), breaches: []string{"review_reply"}, survey: 2,
 			stages: map[string]time.Duration{"requested": 0, "review_requested": 0}, lines: []domain.LineState{line("L1", "SKU-A", "B2", domain.ReasonChangedMind, "")}},
-		{id: "R4", status: domain.StatusExpired, created: t0.Add(3 * h), stages: map[string]time.Duration{"requested": 0},
+		{id: "R4", status: domain.StatusExpired, created: t0.Add(3 * h), stages: map[string]time.Duration{"requested": 0}, events: []string{"escalated_supervisor"},
 			lines: []domain.LineState{line("L1", "SKU-C", "B1", domain.ReasonOther, "")}},
 		// Outside the range.
 		{id: "R5", status: domain.StatusCompleted, created: t0.Add(-48 * h), survey: 1, stages: map[string]time.Duration{"requested": 0, "refunded": h},
@@ -219,7 +223,8 @@ func TestKPIsOnACraftedDataset(t *testing.T) {
 		"median_processing_seconds": {k.MedianProcessingSeconds, 20 * 3600}, // 27h and 13h
 		"median_logistics_seconds":  {k.MedianLogisticsSeconds, 17 * 3600},  // 24h and 10h
 		"median_refund_seconds":     {k.MedianRefundSeconds, 1.5 * 3600},    // 2h and 1h
-		"satisfaction_avg":          {k.SatisfactionAvg, 4},
+		"satisfaction_avg":          {k.SatisfactionAvg, 10.0 / 3},
+		"complaint_rate":            {k.ComplaintRate, 0.5},         // R3 scored 2, R4 escalated
 		"legal_refund_on_time_rate": {k.LegalRefundOnTimeRate, 0.5}, // R1 by 30h at 27h, R2 by 12h at 13h
 	}
 	for name, c := range checks {

@@ -303,6 +303,7 @@ func flatten(v any) ([]string, [][]string) {
 			{"median_logistics_seconds", num(x.MedianLogisticsSeconds, 0)}, {"median_refund_seconds", num(x.MedianRefundSeconds, 0)},
 			{"satisfaction_avg", num(x.SatisfactionAvg, 2)}, {"refunded_amount", strconv.FormatInt(x.RefundedAmount, 10)},
 			{"legal_refund_on_time_rate", num(x.LegalRefundOnTimeRate, 3)},
+			{"complaint_rate", num(x.ComplaintRate, 3)}, {"complaints", strconv.Itoa(x.Complaints)},
 		}
 	case []store.ReasonRow:
 		var rows [][]string
