@@ -114,6 +114,10 @@ type OpenInput struct {
 	History CustomerHistory
 	// PolicyVersion is the stored version Policy is (0: not stored).
 	PolicyVersion int
+	// StageNotices: the customer hears of every stage (the request
+	// received, under review, approved). Returns started before rma sent
+	// them replay without.
+	StageNotices bool
 }
 
 // Next says where the workflow goes on from an opening.
@@ -183,6 +187,10 @@ func Open(in OpenInput) Opening {
 		v.RefundDueAt = &due
 	}
 
+	if in.StageNotices {
+		o.Notices = append(o.Notices, Notice{To: ToCustomer, Template: "request_received", Params: map[string]string{"lines": fmt.Sprint(len(req.Lines)), "total": req.Total().String()}})
+	}
+
 	// 3. Review: auto-approve what policy allows, else a human within SLA.
 	o.Review = DecideReview(p, req, o.Eligibility)
 	v.Assignee, v.Team = o.Review.Assignee, o.Review.Team
@@ -191,6 +199,9 @@ func Open(in OpenInput) Opening {
 		v.Reach("review_requested", at)
 		v.Move(at, StatusPendingReview, Wait(WaitingSupport), DeadlineAt("reply_sla", replyDue), "review_requested", "policy", o.Review.Why+"; routed to "+o.Review.Assignee)
 		o.Notices = append(o.Notices, Notice{To: ToSupport, Template: "review_requested", Params: map[string]string{"why": o.Review.Why, "reply_by": FormatTime(replyDue)}})
+		if in.StageNotices {
+			o.Notices = append(o.Notices, Notice{To: ToCustomer, Template: "under_review", Params: map[string]string{"decide_by": FormatTime(at.Add(p.Review.DecisionSLA.D()))}})
+		}
 		o.Next = NextReview
 		return o
 	}
@@ -201,6 +212,26 @@ func Open(in OpenInput) Opening {
 	o.Next = NextProceed
 	if !v.needsPreparation() && v.NeedsReturnShipment() {
 		o.Notices = append(o.Notices, v.EnterShippingChoice(p, at))
+	} else if in.StageNotices {
+		o.Notices = append(o.Notices, v.ApprovedNotice())
 	}
 	return o
 }
+
+// ApprovedNotice tells the customer the return is approved and what
+// happens next: nothing to send back (keep-it, a reship), or a replacement
+// to reserve first. A return that must come back at once hears it from
+// choose_shipping instead.
+func (r *Return) ApprovedNotice() Notice {
+	switch {
+	case !r.NeedsReturnShipment():
+		return Notice{To: ToCustomer, Template: "approved_nothing_back"}
+	case r.needsPreparation():
+		return Notice{To: ToCustomer, Template: "approved_reserving"}
+	}
+	return Notice{To: ToCustomer, Template: "approved"}
+}
+
+// ShipsAtOnce reports an approved return asked for pickup or drop-off as
+// soon as it is approved (its choose_shipping notice says approved).
+func (r *Return) ShipsAtOnce() bool { return !r.needsPreparation() && r.NeedsReturnShipment() }

@@ -19,7 +19,7 @@ import (
 // built at run time.
 func customerTemplates(t *testing.T) []string {
 	t.Helper()
-	call := regexp.MustCompile(`ToCustomer,\s*"([a-z_]+)"`)
+	call := regexp.MustCompile(`(?:ToCustomer,\s*|\.tell\()"([a-z_]+)"`)
 	lit := regexp.MustCompile(`To:\s*(?:activities\.|domain\.)?ToCustomer,[^}]*?Template:\s*"([a-z_]+)"|Template:\s*"([a-z_]+)"[^}]*?To:\s*(?:activities\.|domain\.)?ToCustomer`)
 	seen := map[string]bool{}
 	for _, dir := range []string{"../domain", "../workflows"} {

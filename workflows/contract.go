@@ -137,12 +137,15 @@ type StartInput struct {
 	// PolicyVersion is the stored version Policy is (0: a policy file);
 	// the view and the RmaPolicyVersion search attribute show it.
 	PolicyVersion int `json:"policy_version,omitempty"`
+	// StageNotices: the customer hears of every stage (docs/notifications.md).
+	// The starter sets it; returns started before it replay without.
+	StageNotices bool `json:"stage_notices,omitempty"`
 }
 
 // Opening is what domain.Open makes of a start input: the API answers the
 // create call with it and the workflow starts from it.
 func (in StartInput) Opening() domain.Opening {
-	return domain.Open(domain.OpenInput{RMAID: in.RMAID, Request: in.Request, Policy: in.Policy, At: in.RequestedAt, Actor: in.Actor, History: in.History, PolicyVersion: in.PolicyVersion})
+	return domain.Open(domain.OpenInput{RMAID: in.RMAID, Request: in.Request, Policy: in.Policy, At: in.RequestedAt, Actor: in.Actor, History: in.History, PolicyVersion: in.PolicyVersion, StageNotices: in.StageNotices})
 }
 
 // ApproveInput approves a return under review.

@@ -47,6 +47,8 @@ type harness struct {
 	notes   notes
 	policy  domain.Policy
 	history domain.CustomerHistory
+	// speaks starts the return with stage notices (StartInput.StageNotices).
+	speaks bool
 	events  int
 	result  domain.Return
 	// musts are the updates that must complete without error; run checks
@@ -176,7 +178,7 @@ func (h *harness) scan(tracking string, typ domain.CarrierEventType, detail stri
 }
 
 func (h *harness) start(req domain.Request) {
-	h.env.ExecuteWorkflow(workflows.WorkflowType, workflows.StartInput{RMAID: rmaID, Request: req, Policy: h.policy, Actor: "backend:test", RequestedAt: t0, History: h.history})
+	h.env.ExecuteWorkflow(workflows.WorkflowType, workflows.StartInput{RMAID: rmaID, Request: req, Policy: h.policy, Actor: "backend:test", RequestedAt: t0, History: h.history, StageNotices: h.speaks})
 }
 
 func (h *harness) run(req domain.Request) domain.Return {

@@ -504,6 +504,7 @@ func (r *returnRun) applyReceive(ctx workflow.Context, in ReceiveInput) error {
 	}
 	r.reach(ctx, "received")
 	r.transition(ctx, domain.StatusReceived, domain.Wait(domain.WaitingWarehouse), r.inspectionDeadline(), "received", in.Actor, in.Note)
+	r.tell("parcel_received", map[string]string{"tracking": r.parcel.tracking})
 	return nil
 }
 
@@ -520,6 +521,7 @@ func (r *returnRun) applyInspection(ctx workflow.Context, in InspectionInput) er
 			r.arrived(now)
 		}
 		r.reach(ctx, "received")
+		r.tell("parcel_received", map[string]string{"tracking": r.parcel.tracking})
 	}
 	var parts []string
 	for _, it := range in.Items {
@@ -806,6 +808,7 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 			if !r.parcel.delivered {
 				r.parcel.delivered = true
 				r.reach(ctx, "delivered")
+				r.tell("parcel_delivered", map[string]string{"tracking": r.parcel.tracking})
 				if r.parcel.arrivedAt.IsZero() {
 					r.arrived(now)
 				}
@@ -853,6 +856,7 @@ func (r *returnRun) pickedUp(ctx workflow.Context, now time.Time) {
 	if !r.parcel.pickedUp {
 		r.parcel.pickedUp, r.parcel.pickedUpAt = true, now
 		r.reach(ctx, "picked_up")
+		r.tell("parcel_picked_up", map[string]string{"tracking": r.parcel.tracking})
 	}
 }
 
@@ -898,4 +902,5 @@ func (r *returnRun) claimDone(ctx workflow.Context) {
 	r.v.ClaimID = c.ClaimID
 	r.addTimeline(ctx, "carrier_claim", "system", "claim "+c.ClaimID+" opened with the tracking record")
 	r.notice(activities.ToSupport, "carrier_claim_opened", map[string]string{"claim_id": c.ClaimID, "tracking": r.parcel.tracking, "detail": r.claimDetail})
+	r.tell("claim_opened", map[string]string{"claim_id": c.ClaimID, "tracking": r.parcel.tracking})
 }

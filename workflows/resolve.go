@@ -52,6 +52,9 @@ func (r *returnRun) inspect(ctx workflow.Context) error {
 		if from := l.Inspection.ReclassifiedFrom; from != "" {
 			r.notice(activities.ToCustomer, "reason_reclassified", map[string]string{"line_id": l.LineID, "from": string(from), "to": string(l.Reason), "note": l.Inspection.Note})
 		}
+		if l.Inspection.Result == domain.InspectionPass {
+			r.tell("inspection_passed", map[string]string{"line_id": l.LineID, "sku": l.SKU})
+		}
 		if l.Inspection.Result == domain.InspectionFail {
 			r.notice(activities.ToCustomer, "inspection_failed", map[string]string{"line_id": l.LineID, "note": l.Inspection.Note,
 				"disposition": string(l.Inspection.Disposition), "options": "return_to_customer,dispose,dispute"})
@@ -297,6 +300,7 @@ func (r *returnRun) close(ctx workflow.Context) error {
 			return err
 		}
 		r.v.GoodwillCoupon = &m
+		r.tell("goodwill_coupon_granted", map[string]string{"amount": m.String()})
 	}
 	if len(r.v.SLABreaches) > 0 && r.p.Compensation.CouponOnBreach > 0 {
 		m := domain.Money{Amount: r.p.Compensation.CouponOnBreach, Currency: r.req.Currency()}
@@ -304,6 +308,7 @@ func (r *returnRun) close(ctx workflow.Context) error {
 			return err
 		}
 		r.v.Compensation = &m
+		r.tell("compensation_coupon_granted", map[string]string{"amount": m.String()})
 	}
 	r.reach(ctx, "closed")
 	surveyUntil := r.now(ctx).Add(r.p.Survey.Window.D())
@@ -311,6 +316,7 @@ func (r *returnRun) close(ctx workflow.Context) error {
 	r.transition(ctx, domain.StatusCompleted, nil, nil, "completed", "system", fmt.Sprintf("refunded %s, fees %s", r.v.RefundTotal, r.v.FeesTotal))
 	r.notice(activities.ToCustomer, "completed", map[string]string{"refund_total": r.v.RefundTotal.String(),
 		"replacement_tracking": r.v.ReplacementTrackingNumber, "survey_until": domain.FormatTime(surveyUntil)})
+	r.tell("survey_open", map[string]string{"survey_until": domain.FormatTime(surveyUntil)})
 	return nil
 }
 

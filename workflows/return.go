@@ -181,6 +181,12 @@ func (r *returnRun) review(ctx workflow.Context) error {
 			r.reach(ctx, "approved")
 			r.addTimeline(ctx, "approved", actorOr(r.decidedBy, "support"), "")
 			r.v.WaitingOn, r.v.Deadline = domain.Wait(domain.WaitingSystem), nil
+			if !r.v.ShipsAtOnce() {
+				// A return that comes back at once hears it from
+				// choose_shipping; keep-it and reship would hear nothing.
+				n := r.v.ApprovedNotice()
+				r.tell(n.Template, n.Params)
+			}
 			return nil
 		case "declined":
 			r.v.Decision = "declined"

@@ -369,6 +369,14 @@ func (r *returnRun) notice(to, template string, params map[string]string) {
 	r.dirty = true
 }
 
+// tell sends the customer a stage notice (docs/notifications.md), for
+// returns started since rma sends them (StartInput.StageNotices).
+func (r *returnRun) tell(template string, params map[string]string) {
+	if r.in.StageNotices {
+		r.notice(activities.ToCustomer, template, params)
+	}
+}
+
 // paid records a money movement on the view.
 func (r *returnRun) paid(ctx workflow.Context, p activities.PaymentRequest) {
 	r.v.Payments = append(r.v.Payments, domain.PaymentRecord{Key: p.Key, Kind: p.Kind, LineID: p.LineID, Amount: p.Amount, At: r.now(ctx)})

@@ -67,7 +67,8 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 				return errors.New("the worker needs the read model: pass --database-url or set RMA_DATABASE_URL (run rma migrate first)")
 			}
 			// A bad --policy file fails here, before anything connects.
-			if _, err := loadPolicy(policyFile); err != nil {
+			filePolicy, err := loadPolicy(policyFile)
+			if err != nil {
 				return err
 			}
 			creds, err := loadPartnerCreds()
@@ -86,6 +87,12 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			}
 			defer func() { _ = tr.Shutdown(context.WithoutCancel(ctx)) }()
 			if tf.interceptors, err = tr.Interceptors(); err != nil {
+				return err
+			}
+			// Checked here too, before anything connects: a placeholder
+			// key stops the worker at once. The port is built again below
+			// with the stored policy.
+			if _, err := prov.paymentsPort(creds.payments, filePolicy, ms); err != nil {
 				return err
 			}
 			notifier, err := prov.notifier(creds.notifications, ms)
@@ -289,7 +296,7 @@ refused at start.`,
 	tf.requireKeys = true
 	f := cmd.Flags()
 	f.IntVar(&port, "http-port", 8080, "port to listen on")
-	f.StringVar(&inventoryURL, "inventory-url", os.Getenv("RMA_INVENTORY_URL"), "inventory service the eligibility preview asks for exchange stock (env RMA_INVENTORY_URL; unset: stock unknown)")
+	f.StringVar(&inventoryURL, "inventory-url", os.Getenv("RMA_INVENTORY_URL"), "inventory service the eligibility preview asks for exchange stock (env RMA_INVENTORY_URL; unset: the preview does not say whether an exchange is in stock)")
 	f.StringVar(&uiURL, "temporal-ui-url", envOr("RMA_TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "the Temporal UI the console links each return's workflow to (env RMA_TEMPORAL_UI_URL)")
 	f.IntVar(&metricsPort, "metrics-port", envInt("RMA_METRICS_PORT", 0), "serve /metrics (Prometheus: the SDK's, partner calls, returns by status, SLA breaches, refunds) on this port; 0: none (env RMA_METRICS_PORT)")
 	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML that seeds version 1 when the database holds none (later: rma policy apply); env RMA_POLICY")
