@@ -186,7 +186,7 @@ func (s *Client) Create(ctx context.Context, key string, req domain.Request, act
 	if err != nil {
 		return Created{}, err
 	}
-	in := workflows.StartInput{RMAID: id, Request: req, Policy: policy, PolicyVersion: version, RequestedAt: now, Actor: actor, History: hist, OpeningPublished: true, StageNotices: true}
+	in := workflows.StartInput{RMAID: id, Request: req, Policy: policy, PolicyVersion: version, RequestedAt: now, Actor: actor, History: hist, OpeningPublished: true, Features: workflows.FeaturesCurrent}
 	pub := workflows.OpeningPublication(in)
 	raw, err := json.Marshal(in)
 	if err != nil {

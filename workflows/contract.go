@@ -137,15 +137,22 @@ type StartInput struct {
 	// PolicyVersion is the stored version Policy is (0: a policy file);
 	// the view and the RmaPolicyVersion search attribute show it.
 	PolicyVersion int `json:"policy_version,omitempty"`
-	// StageNotices: the customer hears of every stage (docs/notifications.md).
-	// The starter sets it; returns started before it replay without.
-	StageNotices bool `json:"stage_notices,omitempty"`
+	// Features is the behaviour level the return started with
+	// (FeaturesCurrent when the starter started it). A release that changes
+	// what a running return does raises it, so returns started before it
+	// replay as they ran: 1 adds the stage notices (docs/notifications.md),
+	// refund methods, and compensation for returns that end declined,
+	// cancelled or expired after a merchant SLA breach.
+	Features int `json:"features,omitempty"`
 }
+
+// FeaturesCurrent is the behaviour level of this release (StartInput.Features).
+const FeaturesCurrent = 1
 
 // Opening is what domain.Open makes of a start input: the API answers the
 // create call with it and the workflow starts from it.
 func (in StartInput) Opening() domain.Opening {
-	return domain.Open(domain.OpenInput{RMAID: in.RMAID, Request: in.Request, Policy: in.Policy, At: in.RequestedAt, Actor: in.Actor, History: in.History, PolicyVersion: in.PolicyVersion, StageNotices: in.StageNotices})
+	return domain.Open(domain.OpenInput{RMAID: in.RMAID, Request: in.Request, Policy: in.Policy, At: in.RequestedAt, Actor: in.Actor, History: in.History, PolicyVersion: in.PolicyVersion, StageNotices: in.Features >= 1})
 }
 
 // ApproveInput approves a return under review.

@@ -47,8 +47,8 @@ type harness struct {
 	notes   notes
 	policy  domain.Policy
 	history domain.CustomerHistory
-	// speaks starts the return with stage notices (StartInput.StageNotices).
-	speaks bool
+	// features is StartInput.Features (0: a return started before them).
+	features int
 	events  int
 	result  domain.Return
 	// musts are the updates that must complete without error; run checks
@@ -178,7 +178,7 @@ func (h *harness) scan(tracking string, typ domain.CarrierEventType, detail stri
 }
 
 func (h *harness) start(req domain.Request) {
-	h.env.ExecuteWorkflow(workflows.WorkflowType, workflows.StartInput{RMAID: rmaID, Request: req, Policy: h.policy, Actor: "backend:test", RequestedAt: t0, History: h.history, StageNotices: h.speaks})
+	h.env.ExecuteWorkflow(workflows.WorkflowType, workflows.StartInput{RMAID: rmaID, Request: req, Policy: h.policy, Actor: "backend:test", RequestedAt: t0, History: h.history, Features: h.features})
 }
 
 func (h *harness) run(req domain.Request) domain.Return {

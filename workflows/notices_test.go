@@ -17,7 +17,7 @@ import (
 // passed inspection, the refund, the completion and the survey.
 func TestEveryStageSpeaks(t *testing.T) {
 	h := newHarness(t)
-	h.speaks = true
+	h.features = workflows.FeaturesCurrent
 	h.manualWithApproval()
 	h.at(21*time.Hour, func() { h.mustUpdate(workflows.UpdateReceive, workflows.ReceiveInput{Actor: "warehouse:w1"}) })
 	r := h.run(manual())
@@ -41,7 +41,7 @@ func TestReturnlessAndReshipHearTheyAreApproved(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.speaks = true
+			h.features = workflows.FeaturesCurrent
 			h.history = domain.CustomerHistory{Returns: 9} // abuse: a human decides
 			h.at(time.Hour, func() { h.mustUpdate(workflows.UpdateApprove, workflows.ApproveInput{Actor: "amy"}) })
 			r := h.run(request(c.l))

@@ -370,9 +370,9 @@ func (r *returnRun) notice(to, template string, params map[string]string) {
 }
 
 // tell sends the customer a stage notice (docs/notifications.md), for
-// returns started since rma sends them (StartInput.StageNotices).
+// returns started since rma sends them (StartInput.Features 1).
 func (r *returnRun) tell(template string, params map[string]string) {
-	if r.in.StageNotices {
+	if r.in.Features >= 1 {
 		r.notice(activities.ToCustomer, template, params)
 	}
 }
