@@ -235,6 +235,8 @@ const (
 	PayCapture     = "capture"
 	PayVoidHold    = "void_hold"
 	PayCoupon      = "coupon"
+	// PayPoints grants loyalty points (Amount in the currency "PTS").
+	PayPoints = "points"
 )
 
 // PaymentRequest is one money movement.
@@ -257,6 +259,10 @@ type PaymentRequest struct {
 	Payment   *domain.PaymentRef `json:"payment,omitempty"`
 	ExpiresIn time.Duration      `json:"expires_in,omitempty"`
 	Memo      string             `json:"memo,omitempty"`
+	// Method is how a refund is paid: "" or original (the payment method
+	// the customer used), bank_transfer or e_wallet to Account.
+	Method  string `json:"method,omitempty"`
+	Account string `json:"account,omitempty"`
 }
 
 // PaymentResult is the ledger entry made.

@@ -59,6 +59,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/queue", roles: []string{RoleSupport, RoleWarehouse}, handle: s.queue},
 		{method: "POST", path: "/v1/returns/{id}/extend", roles: workflows.CommandRoles(workflows.UpdateExtend), handle: command(s, workflows.UpdateExtend, func(in *workflows.ExtendInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/override-refund", roles: workflows.CommandRoles(workflows.UpdateOverrideRefund), handle: command(s, workflows.UpdateOverrideRefund, func(in *workflows.OverrideRefundInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/refund-method", roles: workflows.CommandRoles(workflows.UpdateRefundMethod), handle: command(s, workflows.UpdateRefundMethod, func(in *workflows.RefundMethodInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/goodwill", roles: workflows.CommandRoles(workflows.UpdateGoodwill), handle: command(s, workflows.UpdateGoodwill, func(in *workflows.GoodwillInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/ops/extend", roles: workflows.CommandRoles(workflows.UpdateExtend), handle: s.extend},
 		{method: "GET", path: "/v1/ops/late", roles: []string{RoleSupport}, handle: s.late},

@@ -14,7 +14,7 @@ func NewView(rmaID string, req Request, at time.Time) Return {
 	v := Return{
 		ID: rmaID, OrderID: req.OrderID, Kind: req.Kind, Status: StatusRequested,
 		Channel: req.Channel, Customer: req.Customer,
-		RefundTotal: Zero(cur), FeesTotal: Zero(cur), DeliveredAt: req.DeliveredAt,
+		RefundTotal: Zero(cur), FeesTotal: Zero(cur), DeliveredAt: req.DeliveredAt, RefundMethod: req.RefundMethod, RefundAccount: MaskAccount(req.RefundAccount),
 		Timeline: []TimelineEntry{}, Stages: map[string]time.Time{},
 		CreatedAt: at, UpdatedAt: at,
 	}

@@ -100,6 +100,39 @@ const (
 	DueFromRequest = "request"
 )
 
+// RefundMethodAllowed reports whether the policy offers method for every
+// money line of req (a segment rule may narrow it); "" is original.
+func (p Policy) RefundMethodAllowed(req Request, method string) bool {
+	if method == "" {
+		method = "original"
+	}
+	for _, l := range req.Lines {
+		if l.Resolution.PaysMoney() && !contains(p.ForLine(req, l).Refund.Methods, method) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckRefundMethod refuses a request whose refund method the policy does
+// not offer, naming the ones it does.
+func (p Policy) CheckRefundMethod(req Request) error {
+	if p.RefundMethodAllowed(req, req.RefundMethod) {
+		return nil
+	}
+	var pr problems
+	pr.add("refund_method", "%s is not offered; the policy offers %s", req.RefundMethod, strings.Join(p.Refund.Methods, ", "))
+	return pr.err()
+}
+
+// MaskAccount shows the last four characters of an account number.
+func MaskAccount(a string) string {
+	if len(a) <= 4 {
+		return strings.Repeat("*", len(a))
+	}
+	return strings.Repeat("*", len(a)-4) + a[len(a)-4:]
+}
+
 // RefundMethods rma knows.
 func RefundMethods() []string {
 	return []string{"original", "store_credit", "bank_transfer", "e_wallet"}
@@ -230,6 +263,11 @@ type SurveyPolicy struct {
 // CompensationPolicy is what the merchant gives when it breaches its own SLA.
 type CompensationPolicy struct {
 	CouponOnBreach int64 `yaml:"coupon_on_breach"`
+	// PointsOnBreach are loyalty points granted beside the coupon.
+	PointsOnBreach int64 `yaml:"points_on_breach"`
+	// OnEndedReturns compensates a breach on returns that end declined,
+	// cancelled or expired too, not only on completed ones.
+	OnEndedReturns bool `yaml:"on_ended_returns"`
 }
 
 const (
@@ -284,7 +322,7 @@ func Defaults() Policy {
 		},
 		Repair:       RepairPolicy{Within: 10 * day},
 		Survey:       SurveyPolicy{Window: 7 * day},
-		Compensation: CompensationPolicy{CouponOnBreach: 500},
+		Compensation: CompensationPolicy{CouponOnBreach: 500, PointsOnBreach: 200, OnEndedReturns: true},
 		Anomaly:      AnomalyPolicy{CheckEvery: day, MinSample: 30, MinZ: 3, MinRatio: 1.5},
 		Overrides:    OverridePolicy{SupportLimit: 5000},
 		Refund:       RefundPolicy{DueFrom: DueFromReceipt, Methods: []string{"original", "store_credit"}},

@@ -168,6 +168,11 @@ type Request struct {
 	// OutboundShipping is what the customer paid for the order's standard
 	// delivery; refunded once where the policy says so (eu-crd).
 	OutboundShipping *Money `json:"outbound_shipping,omitempty"`
+	// RefundMethod is how the customer wants money back: original (the
+	// default), store_credit, bank_transfer or e_wallet (to RefundAccount),
+	// as the policy offers (refund.methods).
+	RefundMethod  string `json:"refund_method,omitempty"`
+	RefundAccount string `json:"refund_account,omitempty"`
 	// Payment is where the order was paid, at the payment provider.
 	// Optional: the simulator needs none of it; with Stripe a refund needs
 	// PaymentID and store credit CustomerID.

@@ -97,6 +97,16 @@ func (r Request) Validate(now time.Time) error {
 	if cu.Country != "" && len(cu.Country) != 2 {
 		p.add("customer.country", "must be a two-letter ISO 3166 code like CN or DE")
 	}
+	switch r.RefundMethod {
+	case "", "original", "store_credit":
+		if r.RefundAccount != "" {
+			p.add("refund_account", "only goes with refund_method bank_transfer or e_wallet")
+		}
+	case "bank_transfer", "e_wallet":
+		c.Required("refund_account", r.RefundAccount, MaxIDLen)
+	default:
+		p.add("refund_method", "must be original, store_credit, bank_transfer or e_wallet")
+	}
 	if s := r.OutboundShipping; s != nil && (s.Amount < 0 || s.Amount > 1e12 || s.Currency != r.Currency()) {
 		p.add("outbound_shipping", "must be a non-negative amount in %s like the lines", clip(r.Currency()))
 	}

@@ -39,6 +39,12 @@ type Return struct {
 	SLABreaches    []string   `json:"sla_breaches,omitempty"`
 	Compensation   *Money     `json:"compensation,omitempty"`
 	GoodwillCoupon *Money     `json:"goodwill_coupon,omitempty"`
+	// RefundMethod is how the customer wants money back (original when
+	// empty); RefundAccount the bank or e-wallet account, masked.
+	RefundMethod  string `json:"refund_method,omitempty"`
+	RefundAccount string `json:"refund_account,omitempty"`
+	// CompensationPoints are loyalty points granted for an SLA breach.
+	CompensationPoints int64 `json:"compensation_points,omitempty"`
 	// Goodwill is the credit support granted on the return, beyond the
 	// policy's coupons.
 	Goodwill []GoodwillGrant `json:"goodwill,omitempty"`
@@ -139,6 +145,9 @@ type LineState struct {
 	// OutboundTracking is the parcel sent to the customer for reship,
 	// repair or return-to-customer.
 	OutboundTracking string `json:"outbound_tracking,omitempty"`
+	// RefundVia is how the line's money went: original, store_credit,
+	// bank_transfer or e_wallet.
+	RefundVia string `json:"refund_via,omitempty"`
 	// Override is support's change to the line's refund, applied when the
 	// line is refunded.
 	Override *RefundOverride `json:"override,omitempty"`

@@ -141,6 +141,12 @@ func (s *Stripe) Execute(ctx context.Context, req activities.PaymentRequest) (ac
 	var path string
 	switch req.Kind {
 	case activities.PayRefund:
+		if req.Method != "" && req.Method != "original" {
+			// Stripe refunds only to the card or account that paid: a
+			// bank transfer or an e-wallet payout is the merchant's to
+			// make; support pays it and abandons the step.
+			return activities.PaymentResult{}, activities.Rejected("unsupported_method", "stripe adapter: refunds go to the original payment method only; pay %s %s to %s by hand", req.Amount, req.Method, req.Account)
+		}
 		pi, err := s.refundTarget(ctx, req)
 		if err != nil {
 			return activities.PaymentResult{}, err

@@ -182,6 +182,9 @@ func (s *Client) Create(ctx context.Context, key string, req domain.Request, act
 	if err != nil {
 		return Created{}, err
 	}
+	if err := policy.CheckRefundMethod(req); err != nil {
+		return Created{}, err
+	}
 	hist, err := s.reg.CustomerHistory(ctx, req.Customer.ID, id, now.Add(-policy.Abuse.Period.D()))
 	if err != nil {
 		return Created{}, err

@@ -50,6 +50,9 @@ const (
 	// UpdateGoodwill grants goodwill credit (a coupon or store credit) on
 	// an open return; beyond overrides.support_limit it needs admin.
 	UpdateGoodwill = "goodwill"
+	// UpdateRefundMethod changes how the customer's money comes back
+	// (original, store_credit, bank_transfer, e_wallet), before it does.
+	UpdateRefundMethod = "refund-method"
 )
 
 // CommandResult is every update's answer: small, because it is stored in
@@ -90,6 +93,8 @@ func CommandRoles(name string) []string {
 		return []string{domain.RoleSupport, domain.RoleWarehouse}
 	case UpdateExtend, UpdateOverrideRefund, UpdateGoodwill:
 		return []string{domain.RoleSupport}
+	case UpdateRefundMethod:
+		return []string{domain.RoleCustomer, domain.RoleBackend, domain.RoleSupport}
 	}
 	return nil
 }
@@ -289,6 +294,16 @@ type OverrideRefundInput struct {
 }
 
 func (in OverrideRefundInput) commandLine() string { return in.LineID }
+
+// RefundMethodInput is how the customer wants money back: Method is
+// original, store_credit, bank_transfer or e_wallet (then Account is the
+// bank account or the wallet).
+type RefundMethodInput struct {
+	Acting
+	Actor   string `json:"actor"`
+	Method  string `json:"method"`
+	Account string `json:"account,omitempty"`
+}
 
 // GoodwillInput grants Amount of goodwill credit: Kind is coupon or
 // store_credit (the default).

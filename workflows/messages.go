@@ -47,6 +47,8 @@ func verb(name string) string {
 		return "override the refund"
 	case UpdateGoodwill:
 		return "grant goodwill"
+	case UpdateRefundMethod:
+		return "choose the refund method"
 	case UpdateRepairDone:
 		return "complete repair"
 	case UpdateResolveAttention:
@@ -171,6 +173,7 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		func() error { return handle(ctx, r, UpdateExtend, r.ruleExtend, r.applyExtend) },
 		func() error { return handle(ctx, r, UpdateOverrideRefund, r.ruleOverrideRefund, r.applyOverrideRefund) },
 		func() error { return handle(ctx, r, UpdateGoodwill, r.ruleGoodwill, r.applyGoodwill) },
+		func() error { return handle(ctx, r, UpdateRefundMethod, r.ruleRefundMethod, r.applyRefundMethod) },
 		func() error { return handle(ctx, r, UpdateRepairDone, r.ruleRepairDone, r.applyRepairDone) },
 		func() error {
 			return handle(ctx, r, UpdateResolveAttention, func(ResolveAttentionInput) error { return r.ruleOnce(UpdateResolveAttention) }, r.applyResolveAttention)
@@ -752,6 +755,31 @@ func (r *returnRun) issueGoodwill(ctx workflow.Context) error {
 		r.paid(ctx, pay)
 		r.notice(activities.ToCustomer, "goodwill_granted", map[string]string{"amount": g.Amount.String(), "kind": g.Kind})
 	}
+	return nil
+}
+
+// ruleRefundMethod: the policy offers the method for the return's money
+// lines, and money has not started to go back.
+func (r *returnRun) ruleRefundMethod(in RefundMethodInput) error {
+	switch {
+	case !r.p.RefundMethodAllowed(r.req, in.Method):
+		return refuse(ErrInvalidInput, "method: %s is not offered; the policy offers %s", in.Method, strings.Join(r.p.Refund.Methods, ", "))
+	case r.pending(UpdateRefundMethod):
+		return refuse(ErrInvalidTransition, "cannot choose the refund method: another choice is being applied; retry")
+	case r.failed != nil && strings.HasPrefix(r.failed.name, "refund-"):
+		return refuse(ErrInvalidTransition, "cannot choose the refund method: a refund is under way with its method; retry or abandon it first")
+	}
+	for _, l := range r.v.Lines {
+		if l.Refund != nil {
+			return refuse(ErrInvalidTransition, "cannot choose the refund method: line %s is already refunded", l.LineID)
+		}
+	}
+	return nil
+}
+
+func (r *returnRun) applyRefundMethod(ctx workflow.Context, in RefundMethodInput) error {
+	r.v.RefundMethod, r.account, r.v.RefundAccount = in.Method, in.Account, domain.MaskAccount(in.Account)
+	r.addTimeline(ctx, "refund_method_chosen", actorOr(in.Actor, "customer"), strings.TrimSpace(in.Method+" "+r.v.RefundAccount))
 	return nil
 }
 

@@ -153,12 +153,18 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 			detail = strings.TrimSpace(why + " override by " + l.Override.Actor + " (policy " + base.Net.String() + ")")
 		}
 		kind, method := activities.PayRefund, domain.ResolutionRefund
-		if l.Resolution == domain.ResolutionStoreCredit {
-			kind, method = activities.PayStoreCredit, domain.ResolutionStoreCredit
+		via, account, purpose := r.refundMethod()
+		if l.Resolution == domain.ResolutionStoreCredit || via == "store_credit" {
+			kind, method, via, account, purpose = activities.PayStoreCredit, domain.ResolutionStoreCredit, "store_credit", "", "refund"
 		}
 		if rf.Net.Amount > 0 {
-			pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, l.LineID, "refund"), Kind: kind, RMAID: r.in.RMAID, LineID: l.LineID,
-				CustomerID: r.req.Customer.ID, Amount: rf.Net, Memo: fmt.Sprintf("%s %s, fees %s", kind, l.LineID, rf.Fees)}
+			// Each method is its own movement: a bank transfer's key is not
+			// the original payment's, so the two can never be confused.
+			pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, l.LineID, purpose), Kind: kind, RMAID: r.in.RMAID, LineID: l.LineID,
+				CustomerID: r.req.Customer.ID, Amount: rf.Net, Memo: fmt.Sprintf("%s %s, fees %s", kind, l.LineID, rf.Fees), Method: via, Account: account}
+			if via == "original" {
+				pay.Method = ""
+			}
 			s := step{name: "refund-" + l.LineID, summary: fmt.Sprintf("%s %s for %s (fees %s)", kind, rf.Net, l.LineID, rf.Fees),
 				doing: "refunding " + l.LineID, class: classMoney, irrevocable: true}
 			if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
@@ -166,7 +172,7 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 			}
 			r.paid(ctx, pay)
 		}
-		l.Refund, l.RefundMethod = &rf, method
+		l.Refund, l.RefundMethod, l.RefundVia = &rf, method, via
 		r.v.RefundTotal = r.v.RefundTotal.Add(rf.Net)
 		r.v.FeesTotal = r.v.FeesTotal.Add(rf.Fees)
 		total = total.Add(rf.Net)
@@ -302,13 +308,8 @@ func (r *returnRun) close(ctx workflow.Context) error {
 		r.v.GoodwillCoupon = &m
 		r.tell("goodwill_coupon_granted", map[string]string{"amount": m.String()})
 	}
-	if len(r.v.SLABreaches) > 0 && r.p.Compensation.CouponOnBreach > 0 {
-		m := domain.Money{Amount: r.p.Compensation.CouponOnBreach, Currency: r.req.Currency()}
-		if err := r.coupon(ctx, "sla-compensation", m); err != nil {
-			return err
-		}
-		r.v.Compensation = &m
-		r.tell("compensation_coupon_granted", map[string]string{"amount": m.String()})
+	if err := r.compensate(ctx); err != nil {
+		return err
 	}
 	r.reach(ctx, "closed")
 	surveyUntil := r.now(ctx).Add(r.p.Survey.Window.D())
@@ -320,6 +321,37 @@ func (r *returnRun) close(ctx workflow.Context) error {
 	return nil
 }
 
+// compensate gives what the policy owes for the merchant's own SLA
+// breaches: a coupon, and loyalty points (returns started with Features 1).
+// Each is its own money movement, keyed by the RMA and its purpose.
+func (r *returnRun) compensate(ctx workflow.Context) error {
+	if len(r.v.SLABreaches) == 0 {
+		return nil
+	}
+	if c := r.p.Compensation.CouponOnBreach; c > 0 && r.v.Compensation == nil {
+		m := domain.Money{Amount: c, Currency: r.req.Currency()}
+		if err := r.coupon(ctx, "sla-compensation", m); err != nil {
+			return err
+		}
+		r.v.Compensation = &m
+		r.tell("compensation_coupon_granted", map[string]string{"amount": m.String()})
+	}
+	if pts := r.p.Compensation.PointsOnBreach; pts > 0 && r.in.Features >= 1 && r.v.CompensationPoints == 0 {
+		m := domain.Money{Amount: pts, Currency: "PTS"}
+		pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, "sla-compensation-points"), Kind: activities.PayPoints, RMAID: r.in.RMAID,
+			CustomerID: r.req.Customer.ID, Amount: m, Memo: "loyalty points for an SLA breach"}
+		s := step{name: "sla-compensation-points", summary: fmt.Sprintf("grant %d loyalty points", pts), doing: "granting points", class: classMoney, irrevocable: true}
+		if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
+			return err
+		}
+		r.paid(ctx, pay)
+		r.v.CompensationPoints = pts
+		r.addTimeline(ctx, "sla_compensation_points", "payments", fmt.Sprintf("%d points", pts))
+		r.tell("compensation_points_granted", map[string]string{"points": fmt.Sprint(pts)})
+	}
+	return nil
+}
+
 func (r *returnRun) coupon(ctx workflow.Context, purpose string, m domain.Money) error {
 	pay := activities.PaymentRequest{Payment: r.req.Payment, Key: activities.Key(r.in.RMAID, purpose), Kind: activities.PayCoupon, RMAID: r.in.RMAID, CustomerID: r.req.Customer.ID, Amount: m, Memo: purpose}
 	if err := r.do(ctx, step{name: purpose, summary: purpose + " coupon " + m.String(), doing: "issuing a coupon", class: classMoney, irrevocable: true}, act.MoveMoney, pay, nil); err != nil {
@@ -328,6 +360,23 @@ func (r *returnRun) coupon(ctx workflow.Context, purpose string, m domain.Money)
 	r.paid(ctx, pay)
 	r.addTimeline(ctx, purpose+"_coupon", "payments", m.String())
 	return nil
+}
+
+// refundMethod is how money goes back: the method chosen by update, else
+// the request's, else the original payment; the account for a bank
+// transfer or an e-wallet; and the purpose part of the payment key.
+func (r *returnRun) refundMethod() (method, account, purpose string) {
+	method, account = r.v.RefundMethod, r.account
+	if account == "" {
+		account = r.req.RefundAccount
+	}
+	switch method {
+	case "", "original":
+		return "original", "", "refund"
+	case "store_credit":
+		return method, "", "refund"
+	}
+	return method, account, "refund-" + method
 }
 
 // refundOutboundShipping pays back the order's standard delivery with the

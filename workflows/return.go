@@ -84,6 +84,14 @@ func (r *returnRun) finish(ctx workflow.Context, err error) error {
 		r.addTimeline(dctx, "failed", "system", err.Error())
 		result = err
 	}
+	if r.in.Features >= 1 && r.p.Compensation.OnEndedReturns && r.v.Attention == nil &&
+		(r.v.Status == domain.StatusDeclined || r.v.Status == domain.StatusCancelled || r.v.Status == domain.StatusExpired) {
+		// The merchant breached its own SLA on a return that ends without
+		// completing: compensated all the same.
+		if err := r.compensate(dctx); err != nil {
+			r.log.Error("compensation of an ended return", "error", err)
+		}
+	}
 	// Commands queued while the return was closing (a note) still apply.
 	_ = r.settle(dctx)
 	r.stage = stageDone

@@ -41,18 +41,18 @@ const (
 func accepted(s stage) []string {
 	switch s {
 	case stageReview:
-		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
+		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageInfo:
-		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
+		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageExchangeChoice:
-		return []string{UpdateExchangeChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
+		return []string{UpdateExchangeChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageShippingChoice:
-		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
+		return []string{UpdateShippingChoice, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageParcel:
 		// Inspecting a parcel the warehouse holds is receiving it.
-		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
+		return []string{UpdateReceive, UpdateInspection, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageWarehouse:
-		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill}
+		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageRepair:
 		return []string{UpdateRepairDone, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageWorking:
@@ -62,7 +62,7 @@ func accepted(s stage) []string {
 	case stageIrrevocable:
 		return []string{UpdateReceive, UpdateNote, UpdateAssign}
 	case stageAttention:
-		return []string{UpdateResolveAttention, UpdateCancel, UpdateNote, UpdateAssign, UpdateOverrideRefund, UpdateGoodwill}
+		return []string{UpdateResolveAttention, UpdateCancel, UpdateNote, UpdateAssign, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageOpening, stageUndoing:
 		return []string{UpdateNote}
 	}
@@ -193,6 +193,9 @@ type returnRun struct {
 	// grants are goodwill grants recorded and not yet issued (the view's
 	// Goodwill holds them all); the current wait issues them.
 	grants []int
+	// account is the bank or e-wallet account of a refund method chosen
+	// by update (the view shows it masked; the request's is in r.req).
+	account string
 }
 
 func newRun(ctx workflow.Context, in StartInput) *returnRun {

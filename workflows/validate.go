@@ -273,3 +273,20 @@ func money(c *domain.Checker, field string, m domain.Money) {
 		c.Add(field+".currency", "must be a 3-letter currency code like CNY")
 	}
 }
+
+// Validate checks a refund method choice.
+func (in RefundMethodInput) Validate() error {
+	var c domain.Checker
+	c.Text("actor", in.Actor, domain.MaxActorLen)
+	switch in.Method {
+	case "original", "store_credit":
+		if in.Account != "" {
+			c.Add("account", "only goes with bank_transfer or e_wallet")
+		}
+	case "bank_transfer", "e_wallet":
+		c.Required("account", in.Account, domain.MaxIDLen)
+	default:
+		c.Add("method", "must be original, store_credit, bank_transfer or e_wallet")
+	}
+	return c.Err()
+}

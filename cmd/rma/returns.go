@@ -320,6 +320,11 @@ Examples:
 		}
 		return b.Command(ctx, args[0], workflows.UpdateOverrideRefund, &workflows.OverrideRefundInput{Actor: rc.actor, LineID: lineID, Amount: m, WaiveFees: waiveFees, Reason: reason})
 	})
+	var account string
+	refundMethod := cmdUpdate("refund-method ID --method original|store_credit|bank_transfer|e_wallet [--account ACCOUNT]", "Choose how money comes back, before it does (the policy's refund.methods)", workflows.UpdateRefundMethod, func(c *cobra.Command) {
+		required(c, "method", "original, store_credit, bank_transfer or e_wallet", &method)
+		c.Flags().StringVar(&account, "account", "", "the bank account or e-wallet, for bank_transfer and e_wallet")
+	}, func() any { return &workflows.RefundMethodInput{Actor: rc.actor, Method: method, Account: account} })
 	goodwill := run("goodwill ID --amount 30 --reason TEXT [--kind store_credit|coupon]", "Grant goodwill credit on an open return, paid at once (support; admin beyond the policy's overrides.support_limit)", cobra.ExactArgs(1), func(c *cobra.Command) {
 		required(c, "amount", "the credit, in major units (30 or 30.00)", &amount)
 		c.Flags().StringVar(&kind, "kind", domain.GrantStoreCredit, "store_credit or coupon")
@@ -352,7 +357,7 @@ Examples:
 		return b.Command(ctx, args[0], workflows.UpdateInspection, &in)
 	})
 	cmd.AddCommand(start, show, list, queue, claim, assign, approve, decline, requestInfo, info, shippingChoice, exchangeChoice,
-		cancelCmd, receive, inspect, addNote, repairDone, attention, overrideRefund, goodwill, survey)
+		cancelCmd, receive, inspect, addNote, repairDone, attention, overrideRefund, goodwill, refundMethod, survey)
 	return cmd
 }
 
