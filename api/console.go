@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ var consoleText = map[string]map[string]string{
 		"done": "Done: %s.", "bad_token": "That token is not valid.",
 		"override": "Override refund", "amount": "amount, e.g. 120.00", "waive_fees": "waive fees", "goodwill": "Grant goodwill",
 		"store_credit": "store credit", "coupon": "coupon", "limit": "Support may move a refund, or grant goodwill, by up to %s; beyond that needs an admin.",
-		"overridden": "override", "granted": "Goodwill",
+		"overridden": "override", "granted": "Goodwill", "partial": "some units passed", "passed_units": "units passed",
 	},
 	"zh-CN": {
 		"queue": "队列", "warehouse_queue": "仓库队列", "review_queue": "审核队列", "other_lang": "English", "sign_out": "退出",
@@ -77,7 +78,7 @@ var consoleText = map[string]map[string]string{
 		"done": "已完成：%s。", "bad_token": "令牌无效。",
 		"override": "调整退款", "amount": "金额，如 120.00", "waive_fees": "免除费用", "goodwill": "发放补偿",
 		"store_credit": "余额", "coupon": "优惠券", "limit": "客服可调整退款或发放补偿的上限为 %s，超出需管理员操作。",
-		"overridden": "已调整", "granted": "补偿",
+		"overridden": "已调整", "granted": "补偿", "partial": "部分通过", "passed_units": "通过件数",
 	},
 }
 
@@ -373,6 +374,19 @@ func (s *Server) consoleAction(w http.ResponseWriter, r *http.Request, p Princip
 		for _, line := range r.PostForm["line"] {
 			it := workflows.InspectionItem{LineID: line, Result: domain.InspectionResult(form("result_" + line)), Disposition: domain.Disposition(form("disposition_" + line)), Note: form("note_" + line)}
 			it.Photos = append(it.Photos, strings.Fields(strings.ReplaceAll(form("photos_"+line), ",", " "))...)
+			if it.Result == domain.InspectionPartial {
+				n, err := strconv.Atoi(strings.TrimSpace(form("passed_" + line)))
+				if err != nil {
+					http.Redirect(w, r, back+"?error="+url.QueryEscape(line+": a partial result needs the units that passed"), http.StatusSeeOther)
+					return
+				}
+				it.PassedUnits = n
+				if it.Disposition == domain.DispositionReturnToCustomer || it.Disposition == domain.DispositionDispose {
+					// The disposition chosen names where the failed
+					// units go; the passed ones go back on the shelf.
+					it.Disposition, it.FailDisposition = domain.DispositionRestock, it.Disposition
+				}
+			}
 			ins.Items = append(ins.Items, it)
 		}
 		name, in = workflows.UpdateInspection, &ins

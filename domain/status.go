@@ -71,6 +71,9 @@ type InspectionResult string
 const (
 	InspectionPass InspectionResult = "pass"
 	InspectionFail InspectionResult = "fail"
+	// InspectionPartial: some units of the line passed (PassedUnits), the
+	// rest failed (they go to FailDisposition).
+	InspectionPartial InspectionResult = "partial"
 )
 
 // Disposition is what happens to an inspected item.

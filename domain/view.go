@@ -165,6 +165,25 @@ type Inspection struct {
 	Checks map[string]bool `json:"checks,omitempty"`
 	// ValueLoss is deducted from the refund (eu-crd).
 	ValueLoss *Money `json:"value_loss,omitempty"`
+	// PassedUnits and FailDisposition split a partial result: the passed
+	// units go to Disposition and are paid for, the rest to
+	// FailDisposition.
+	PassedUnits     int         `json:"passed_units,omitempty"`
+	FailDisposition Disposition `json:"fail_disposition,omitempty"`
+}
+
+// Passed reports a line whose inspection passed, wholly or in part.
+func (l LineState) Passed() bool {
+	return l.Inspection != nil && (l.Inspection.Result == InspectionPass || l.Inspection.Result == InspectionPartial)
+}
+
+// PaidValue is what the line's passed units were paid: its whole value,
+// or for a partial inspection the passed units' share.
+func (l LineState) PaidValue() Money {
+	if l.Inspection != nil && l.Inspection.Result == InspectionPartial {
+		return l.UnitPrice.Mul(l.Inspection.PassedUnits)
+	}
+	return l.Value()
 }
 
 // Replacement tracks an exchange's new item.

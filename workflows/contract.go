@@ -237,6 +237,10 @@ type InspectionItem struct {
 	// ValueLoss is the loss of value from handling beyond inspection,
 	// deducted from the refund where the policy allows it (eu-crd).
 	ValueLoss *domain.Money `json:"value_loss,omitempty"`
+	// PassedUnits, with Result partial, is how many of the line's units
+	// passed; the others go to FailDisposition (default quarantine).
+	PassedUnits     int                `json:"passed_units,omitempty"`
+	FailDisposition domain.Disposition `json:"fail_disposition,omitempty"`
 }
 
 // InspectionInput records inspection of some or all lines.

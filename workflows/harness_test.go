@@ -49,8 +49,8 @@ type harness struct {
 	history domain.CustomerHistory
 	// features is StartInput.Features (0: a return started before them).
 	features int
-	events  int
-	result  domain.Return
+	events   int
+	result   domain.Return
 	// musts are the updates that must complete without error; run checks
 	// them all, so one the workflow never answered fails the test too.
 	musts []*updResult

@@ -393,7 +393,18 @@ func (r *returnRun) ruleInspection(in InspectionInput) error {
 // loss of value is deducted only where the policy allows it (eu-crd), in
 // the line's currency and up to its value.
 func (r *returnRun) ruleChecks(i int, l domain.LineState, it InspectionItem) error {
-	if it.Result == domain.InspectionPass {
+	if why := dispositionMismatch(it); why != "" {
+		return refuse(ErrInvalidInput, "items[%d].disposition: %s", i, why)
+	}
+	if it.Result == domain.InspectionPartial {
+		switch {
+		case it.PassedUnits >= l.Quantity:
+			return refuse(ErrInvalidInput, "items[%d].passed_units: %d of %d units is not partial: record pass", i, it.PassedUnits, l.Quantity)
+		case !l.Resolution.PaysMoney():
+			return refuse(ErrInvalidInput, "items[%d].result: a %s line passes or fails whole; partial is for refund, store credit and keep-it lines", i, l.Resolution)
+		}
+	}
+	if it.Result == domain.InspectionPass || it.Result == domain.InspectionPartial {
 		for _, c := range r.p.Inspection.Checks[l.Category] {
 			ok, recorded := it.Checks[c]
 			switch {
@@ -530,6 +541,12 @@ func (r *returnRun) applyInspection(ctx workflow.Context, in InspectionInput) er
 	for _, it := range in.Items {
 		l := r.v.Line(it.LineID)
 		ins := &domain.Inspection{Result: it.Result, Disposition: it.Disposition, Note: it.Note, Photos: it.Photos, At: now, Checks: it.Checks, ValueLoss: it.ValueLoss}
+		if it.Result == domain.InspectionPartial {
+			ins.PassedUnits, ins.FailDisposition = it.PassedUnits, it.FailDisposition
+			if ins.FailDisposition == "" {
+				ins.FailDisposition = domain.DispositionQuarantine
+			}
+		}
 		if it.Reason != "" && it.Reason != l.Reason {
 			ins.ReclassifiedFrom = l.Reason
 			l.Reason = it.Reason
@@ -931,4 +948,29 @@ func (r *returnRun) claimDone(ctx workflow.Context) {
 	r.addTimeline(ctx, "carrier_claim", "system", "claim "+c.ClaimID+" opened with the tracking record")
 	r.notice(activities.ToSupport, "carrier_claim_opened", map[string]string{"claim_id": c.ClaimID, "tracking": r.parcel.tracking, "detail": r.claimDetail})
 	r.tell("claim_opened", map[string]string{"claim_id": c.ClaimID, "tracking": r.parcel.tracking})
+}
+
+// dispositionMismatch says why a result and a disposition contradict each
+// other, or "": a passed item is not sent back to the customer nor
+// destroyed, and a failed one never goes back on the shelf.
+func dispositionMismatch(it InspectionItem) string {
+	ok := func(r domain.InspectionResult, d domain.Disposition) bool {
+		switch r {
+		case domain.InspectionPass, domain.InspectionPartial:
+			return d == domain.DispositionRestock || d == domain.DispositionQuarantine || d == domain.DispositionRepair
+		case domain.InspectionFail:
+			return d != domain.DispositionRestock
+		}
+		return true
+	}
+	if !ok(it.Result, it.Disposition) {
+		if it.Result == domain.InspectionFail {
+			return "a failed item is not restocked: quarantine, repair, dispose or return_to_customer"
+		}
+		return "a passed item is restocked, quarantined or repaired, not " + string(it.Disposition)
+	}
+	if it.Result == domain.InspectionPartial && it.FailDisposition != "" && !ok(domain.InspectionFail, it.FailDisposition) {
+		return "fail_disposition: the failed units are not restocked"
+	}
+	return ""
 }

@@ -10,9 +10,7 @@ import (
 	"github.com/rma-dev/rma/domain"
 )
 
-func passed(l domain.LineState) bool {
-	return l.Inspection != nil && l.Inspection.Result == domain.InspectionPass
-}
+func passed(l domain.LineState) bool { return l.Passed() }
 
 // 6. Receive and inspect within the SLA from arrival; a breach escalates and
 // earns the customer a compensation coupon at close.
@@ -55,6 +53,10 @@ func (r *returnRun) inspect(ctx workflow.Context) error {
 		if l.Inspection.Result == domain.InspectionPass {
 			r.tell("inspection_passed", map[string]string{"line_id": l.LineID, "sku": l.SKU})
 		}
+		if in := l.Inspection; in.Result == domain.InspectionPartial {
+			r.notice(activities.ToCustomer, "inspection_partial", map[string]string{"line_id": l.LineID, "sku": l.SKU,
+				"passed": fmt.Sprint(in.PassedUnits), "failed": fmt.Sprint(l.Quantity - in.PassedUnits), "note": in.Note})
+		}
 		if l.Inspection.Result == domain.InspectionFail {
 			r.notice(activities.ToCustomer, "inspection_failed", map[string]string{"line_id": l.LineID, "note": l.Inspection.Note,
 				"disposition": string(l.Inspection.Disposition), "options": "return_to_customer,dispose,dispute"})
@@ -79,10 +81,35 @@ func (r *returnRun) applyDisposition(ctx workflow.Context, l *domain.LineState) 
 	if d == domain.DispositionRepair && l.Resolution == domain.ResolutionRepair && passed(*l) {
 		return nil
 	}
+	if in := l.Inspection; in.Result == domain.InspectionPartial {
+		// The units follow their verdict: the passed ones where the
+		// warehouse said, the failed ones to their own place, each its
+		// own movement.
+		if err := r.moveUnits(ctx, l, d, in.PassedUnits, "disposition"); err != nil {
+			return err
+		}
+		if in.FailDisposition == domain.DispositionReturnToCustomer {
+			tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipBackToCustomer, "return-to-customer", "return-to-customer-",
+				fmt.Sprintf("send %d × %s back to the customer", l.Quantity-in.PassedUnits, l.SKU), "sending "+l.LineID+"'s failed units back")
+			l.OutboundTracking = tracking
+			return err
+		}
+		return r.moveUnits(ctx, l, in.FailDisposition, l.Quantity-in.PassedUnits, "disposition-failed")
+	}
+	return r.moveUnits(ctx, l, d, l.Quantity, "disposition")
+}
+
+// moveUnits moves units of a line's item where a disposition says, keyed
+// by the RMA, the line and purpose.
+func (r *returnRun) moveUnits(ctx workflow.Context, l *domain.LineState, d domain.Disposition, units int, purpose string) error {
 	to := map[domain.Disposition]string{domain.DispositionRestock: activities.MovementRestock, domain.DispositionQuarantine: activities.MovementQuarantine,
 		domain.DispositionDispose: activities.MovementDispose, domain.DispositionRepair: activities.MovementRepairIntake}[d]
-	mv := activities.MoveRequest{Key: activities.Key(r.in.RMAID, l.LineID, "disposition"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Batch: l.Batch, Quantity: l.Quantity, To: to}
-	s := step{name: "disposition-" + l.LineID, summary: fmt.Sprintf("%s %d × %s", to, l.Quantity, l.SKU), class: classStock}
+	mv := activities.MoveRequest{Key: activities.Key(r.in.RMAID, l.LineID, purpose), RMAID: r.in.RMAID, LineID: l.LineID, SKU: l.SKU, Batch: l.Batch, Quantity: units, To: to}
+	name := purpose + "-" + l.LineID
+	if purpose == "disposition" {
+		name = "disposition-" + l.LineID
+	}
+	s := step{name: name, summary: fmt.Sprintf("%s %d × %s", to, units, l.SKU), class: classStock}
 	return r.do(ctx, s, act.MoveStock, mv, nil)
 }
 
@@ -129,7 +156,8 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 			// The line's fee row is its segment rule's, if one matched;
 			// a loss of value the inspection recorded is deducted.
 			fees := r.p.ForLine(r.req, l.Line).FeesFor(l.Reason)
-			in := domain.RefundInput{LineID: l.LineID, Value: l.Value(), Reason: l.Reason, Fees: &fees}
+			// A partial inspection pays the passed units only.
+			in := domain.RefundInput{LineID: l.LineID, Value: l.PaidValue(), Reason: l.Reason, Fees: &fees}
 			if l.Inspection != nil && l.Inspection.ValueLoss != nil {
 				in.Deduction = l.Inspection.ValueLoss.Amount
 			}

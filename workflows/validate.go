@@ -106,8 +106,20 @@ func (in InspectionInput) Validate() error {
 	for i, it := range in.Items {
 		f := fmt.Sprintf("items[%d]", i)
 		c.KeyPart(f+".line_id", it.LineID)
-		if it.Result != domain.InspectionPass && it.Result != domain.InspectionFail {
-			c.Add(f+".result", "must be pass or fail")
+		switch it.Result {
+		case domain.InspectionPass, domain.InspectionFail:
+			if it.PassedUnits != 0 || it.FailDisposition != "" {
+				c.Add(f+".passed_units", "goes with result partial")
+			}
+		case domain.InspectionPartial:
+			if it.PassedUnits < 1 {
+				c.Add(f+".passed_units", "a partial result needs the passed units (at least 1)")
+			}
+			if it.FailDisposition != "" && !validDisposition(it.FailDisposition) {
+				c.Add(f+".fail_disposition", "must be restock, quarantine, repair, dispose or return_to_customer")
+			}
+		default:
+			c.Add(f+".result", "must be pass, fail or partial")
 		}
 		if !validDisposition(it.Disposition) {
 			c.Add(f+".disposition", "must be restock, quarantine, repair, dispose or return_to_customer")

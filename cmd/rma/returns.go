@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -346,7 +347,7 @@ Examples:
 	})
 	var items []string
 	inspect := run("inspect ID --item LINE=RESULT:DISPOSITION[:NOTE]...", "Record inspection per line", cobra.ExactArgs(1), func(c *cobra.Command) {
-		c.Flags().StringArrayVar(&items, "item", nil, "e.g. L1=pass:restock or L2=fail:quarantine:scratched (repeat per line)")
+		c.Flags().StringArrayVar(&items, "item", nil, "e.g. L1=pass:restock, L2=fail:quarantine:scratched, or L3=partial/2:restock+quarantine (2 units passed; repeat per line)")
 		_ = c.MarkFlagRequired("item")
 		c.Example = "  rma return inspect RMA-3F2A9C01B7DE --item L1=pass:restock --item L2=fail:quarantine:cracked"
 	}, func(ctx context.Context, b returnsBackend, args []string) (any, error) {
@@ -371,6 +372,17 @@ func parseItems(actor string, items []string) (workflows.InspectionInput, error)
 			return in, fmt.Errorf("--item %q: want LINE=RESULT:DISPOSITION[:NOTE]", it)
 		}
 		item := workflows.InspectionItem{LineID: line, Result: domain.InspectionResult(parts[0]), Disposition: domain.Disposition(parts[1])}
+		if res, units, ok := strings.Cut(parts[0], "/"); ok {
+			// partial/2: two units passed; the disposition may name the
+			// passed and the failed units' places, restock+quarantine.
+			n, err := strconv.Atoi(units)
+			if err != nil || res != string(domain.InspectionPartial) {
+				return in, fmt.Errorf("--item %q: want partial/UNITS, e.g. L1=partial/2:restock+quarantine", it)
+			}
+			item.Result, item.PassedUnits = domain.InspectionPartial, n
+			pass, fail, _ := strings.Cut(parts[1], "+")
+			item.Disposition, item.FailDisposition = domain.Disposition(pass), domain.Disposition(fail)
+		}
 		if len(parts) == 3 {
 			item.Note = parts[2]
 		}
