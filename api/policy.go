@@ -2,14 +2,20 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/store"
+	"github.com/rma-dev/rma/webhook"
+	"github.com/rma-dev/rma/workflows"
 )
 
 // WhatIfRequest is POST /v1/policy/whatif: the proposed policy's YAML
@@ -154,4 +160,59 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, p Principal) {
 		}
 	}
 	writeJSON(w, http.StatusOK, domain.PreviewRequest(policy, version, req, now, hist, stock))
+}
+
+// inventoryWebhook takes the inventory's restock events (signed like the
+// carrier's) and tells every open return waiting for the SKU; a return
+// that cannot take the stock keeps waiting. Each event is answered with
+// the returns told, so the inventory system may retry the others.
+func (s *Server) inventoryWebhook(w http.ResponseWriter, r *http.Request, _ Principal) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", "webhook bodies are at most 64 KiB")
+		return
+	}
+	if err := webhook.Verify(s.cfg.WebhookSecret, r.Header.Get(webhook.Header), body, s.cfg.Now()); err != nil {
+		s.log.Warn("webhook refused", zap.Error(err))
+		writeErr(w, http.StatusUnauthorized, "invalid_signature", err.Error())
+		return
+	}
+	var ev workflows.RestockEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
+		return
+	}
+	var c domain.Checker
+	c.Required("event_id", ev.EventID, 128)
+	c.KeyPart("sku", ev.SKU)
+	if ev.Available < 0 {
+		c.Add("available", "must not be negative")
+	}
+	if err := c.Err(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ev.At.IsZero() {
+		ev.At = s.cfg.Now()
+	}
+	ids, err := s.cfg.Store.AwaitingRestock(r.Context(), ev.SKU)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	told, failed := []string{}, []string{}
+	for _, id := range ids {
+		if err := s.cfg.Returns.SignalRestock(r.Context(), id, ev); err != nil {
+			s.log.Warn("restock signal", zap.String("rma_id", id), zap.Error(err))
+			failed = append(failed, id)
+			continue
+		}
+		s.log.Info("restock signalled", zap.String("rma_id", id), zap.String("sku", ev.SKU))
+		told = append(told, id)
+	}
+	status := http.StatusOK
+	if len(failed) > 0 {
+		status = http.StatusServiceUnavailable // the inventory system retries; a repeat is harmless
+	}
+	writeJSON(w, status, map[string]any{"sku": ev.SKU, "told": told, "failed": failed})
 }

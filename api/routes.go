@@ -65,6 +65,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/ops/late", roles: []string{RoleSupport}, handle: s.late},
 		{method: "GET", path: "/v1/ops/stuck", roles: []string{RoleSupport}, handle: s.stuck},
 		{method: "POST", path: "/v1/webhooks/carrier", signed: true, handle: s.carrierWebhook},
+		{method: "POST", path: "/v1/webhooks/inventory", signed: true, handle: s.inventoryWebhook},
 		{method: "GET", path: "/v1/tasks", roles: []string{RoleSupport}, handle: s.tasks},
 		{method: "GET", path: "/v1/carrier-events", roles: []string{RoleSupport}, handle: s.carrierEvents},
 		{method: "GET", path: "/v1/analytics/kpis", roles: []string{RoleAnalyst}, handle: s.kpis},

@@ -248,6 +248,11 @@ type ExchangePolicy struct {
 	ChoiceDefault        ExchangeChoice `yaml:"choice_default"`
 	AdvanceForVIP        bool           `yaml:"advance_for_vip"`
 	AdvanceHoldWindow    Duration       `yaml:"advance_hold_window"`
+	// RestockWait is how long a backordered replacement is waited for
+	// when the inventory gives no ETA; RestockGrace is added to an ETA.
+	// Past it the choice default applies (refund when it is wait).
+	RestockWait  Duration `yaml:"restock_wait"`
+	RestockGrace Duration `yaml:"restock_grace"`
 }
 
 // RepairPolicy is the repair turnaround.
@@ -318,7 +323,7 @@ func Defaults() Policy {
 		FastLane: FastLanePolicy{Enabled: true},
 		Exchange: ExchangePolicy{
 			ChoiceWithin: 2 * day, ChoiceReminderBefore: 12 * hour, ChoiceDefault: ChoiceRefund,
-			AdvanceForVIP: true, AdvanceHoldWindow: 14 * day,
+			AdvanceForVIP: true, AdvanceHoldWindow: 14 * day, RestockWait: 14 * day, RestockGrace: 3 * day,
 		},
 		Repair:       RepairPolicy{Within: 10 * day},
 		Survey:       SurveyPolicy{Window: 7 * day},

@@ -43,6 +43,9 @@ type Return struct {
 	// empty); RefundAccount the bank or e-wallet account, masked.
 	RefundMethod  string `json:"refund_method,omitempty"`
 	RefundAccount string `json:"refund_account,omitempty"`
+	// AwaitingRestock lists the backordered SKUs the return waits for
+	// (the inventory webhook finds the returns to tell by it).
+	AwaitingRestock []string `json:"awaiting_restock,omitempty"`
 	// CompensationPoints are loyalty points granted for an SLA breach.
 	CompensationPoints int64 `json:"compensation_points,omitempty"`
 	// Goodwill is the credit support granted on the return, beyond the
@@ -199,6 +202,8 @@ type Replacement struct {
 	Shipped        bool   `json:"shipped,omitempty"`
 	TrackingNumber string `json:"tracking_number,omitempty"`
 	Delivered      bool   `json:"delivered,omitempty"`
+	// RestockBy is how long a backordered replacement is waited for.
+	RestockBy *time.Time `json:"restock_by,omitempty"`
 }
 
 // Line returns a pointer to the line with that ID, or nil.
@@ -230,6 +235,7 @@ func (r Return) Clone() Return {
 	c.Compensation = clonePtr(r.Compensation)
 	c.GoodwillCoupon = clonePtr(r.GoodwillCoupon)
 	c.Goodwill = append([]GoodwillGrant(nil), r.Goodwill...)
+	c.AwaitingRestock = append([]string(nil), r.AwaitingRestock...)
 	c.Survey = clonePtr(r.Survey)
 	c.SurveyUntil = clonePtr(r.SurveyUntil)
 	c.Label = clonePtr(r.Label)

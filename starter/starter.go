@@ -360,6 +360,15 @@ func (s *Client) Signal(ctx context.Context, id string, ev workflows.CarrierEven
 	return nil
 }
 
+// SignalRestock tells a return waiting for a backordered SKU that it is
+// back in stock.
+func (s *Client) SignalRestock(ctx context.Context, id string, ev workflows.RestockEvent) error {
+	if err := s.c.SignalWorkflow(ctx, workflows.WorkflowID(id), "", workflows.SignalRestock, ev); err != nil {
+		return mapErr(err)
+	}
+	return nil
+}
+
 // Filter selects returns; empty fields match anything.
 type Filter struct {
 	Status     string

@@ -200,3 +200,22 @@ func (s *Store) EnsurePolicy(ctx context.Context, source string, p domain.Policy
 	}
 	return cur, cur.Effective == string(eff), nil
 }
+
+// AwaitingRestock lists the open returns waiting for a backordered SKU
+// (their view's awaiting_restock), for the inventory webhook.
+func (s *Store) AwaitingRestock(ctx context.Context, sku string) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT rma_id FROM returns WHERE doc->'awaiting_restock' ? $1 ORDER BY created_at LIMIT 1000`, sku)
+	if err != nil {
+		return nil, fmt.Errorf("returns awaiting %s: %w", sku, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("returns awaiting %s: %w", sku, err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -120,6 +120,20 @@ const (
 // deduplicated by event ID inside the workflow.
 const SignalCarrierEvent = "carrier-event"
 
+// SignalRestock tells a return waiting for a backordered replacement that
+// its SKU is back in stock (the inventory webhook, POST
+// /v1/webhooks/inventory). Fire-and-forget; the workflow reserves for real
+// and ships, or keeps waiting if the stock went elsewhere.
+const SignalRestock = "inventory-restock"
+
+// RestockEvent is an inventory restock, as the webhook delivers it.
+type RestockEvent struct {
+	EventID   string    `json:"event_id"`
+	SKU       string    `json:"sku"`
+	Available int       `json:"available"`
+	At        time.Time `json:"at"`
+}
+
 // QueryStatus returns the domain.Return view.
 const QueryStatus = "status"
 

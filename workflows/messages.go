@@ -208,6 +208,13 @@ func (r *returnRun) settle(ctx workflow.Context) error {
 		}
 		r.onCarrierEvent(ctx, ev)
 	}
+	for {
+		var ev RestockEvent
+		if !r.restocks.ReceiveAsync(&ev) {
+			break
+		}
+		r.onRestock(ctx, ev)
+	}
 	r.wake.ReceiveAsync(nil)
 	for len(r.inbox) > 0 {
 		c := r.inbox[0]

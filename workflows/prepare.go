@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -40,6 +41,7 @@ func (r *returnRun) prepare(ctx workflow.Context) error {
 // do when it is out of stock.
 func (r *returnRun) reserveReplacement(ctx workflow.Context, l *domain.LineState) error {
 	sku, backorder := l.ExchangeSKU, false
+	var eta *time.Time
 	for round := 0; ; round++ {
 		req := activities.ReserveRequest{
 			Key:   activities.Key(r.in.RMAID, l.LineID, "reserve", sku, fmt.Sprint(round)),
@@ -59,10 +61,22 @@ func (r *returnRun) reserveReplacement(ctx workflow.Context, l *domain.LineState
 			what := "reserved"
 			if res.Backordered {
 				what = "backordered"
+				if r.in.Features >= 1 {
+					// Waited for at resolve, until the ETA and a grace
+					// period (or the policy's wait without an ETA).
+					by := r.now(ctx).Add(r.p.Exchange.RestockWait.D())
+					if eta != nil {
+						by = eta.Add(r.p.Exchange.RestockGrace.D())
+					}
+					l.Replacement.RestockBy = &by
+					r.v.AwaitingRestock = append(r.v.AwaitingRestock, sku)
+					what += ", waited for until " + domain.FormatTime(by)
+				}
 			}
 			r.addTimeline(ctx, "replacement_reserved", "inventory", fmt.Sprintf("%s: %s %s", l.LineID, sku, what))
 			return nil
 		}
+		eta = res.RestockETA
 		c, err := r.askExchangeChoice(ctx, l, sku, res, round)
 		if err != nil {
 			return err
@@ -281,4 +295,87 @@ func (r *returnRun) shipReplacement(ctx workflow.Context, l *domain.LineState) e
 	r.addTimeline(ctx, "replacement_shipped", "carrier", l.LineID+": "+rep.SKU+" "+tracking)
 	r.notice(activities.ToCustomer, "replacement_shipped", map[string]string{"sku": rep.SKU, "tracking": tracking})
 	return nil
+}
+
+// onRestock records that a SKU the return waits for is back in stock; the
+// wait at resolve reserves it.
+func (r *returnRun) onRestock(ctx workflow.Context, ev RestockEvent) {
+	for _, sku := range r.v.AwaitingRestock {
+		if sku == ev.SKU && !r.restocked[sku] {
+			r.restocked[sku] = true
+			r.addTimeline(ctx, "restock_event", "inventory", fmt.Sprintf("%s back in stock (%d available)", sku, ev.Available))
+			return
+		}
+	}
+}
+
+// awaitRestock waits for a backordered replacement: at each restock event
+// it reserves for real (a new reservation, its own key) and goes on to
+// ship; past the line's restock deadline the policy's default applies
+// (refund when the default is to wait), the backorder is released and the
+// customer told. It reports whether the replacement can ship.
+func (r *returnRun) awaitRestock(ctx workflow.Context, l *domain.LineState) (bool, error) {
+	rep := l.Replacement
+	due := *rep.RestockBy
+	r.transition(ctx, domain.StatusResolving, domain.Wait(domain.WaitingSystem), domain.DeadlineAt("restock", due), "awaiting_restock", "inventory", l.LineID+": "+rep.SKU+" until "+domain.FormatTime(due))
+	for attempt := 0; ; attempt++ {
+		lineID, sku := l.LineID, rep.SKU
+		met, err := r.await(ctx, &wait{stage: stageRestock, until: func() bool { return r.restocked[sku] }, points: []point{
+			{id: "restock-deadline-" + lineID, at: due, summary: "restock of " + sku + " due " + domain.FormatTime(due),
+				fire: func(workflow.Context) (bool, error) { return true, nil }},
+		}})
+		if err != nil {
+			return false, err
+		}
+		if !met {
+			return false, r.restockExpired(ctx, l)
+		}
+		delete(r.restocked, sku)
+		req := activities.ReserveRequest{Key: activities.Key(r.in.RMAID, lineID, "restock-reserve", fmt.Sprint(attempt)), RMAID: r.in.RMAID, LineID: lineID, SKU: sku, Quantity: l.Quantity}
+		var res activities.Reservation
+		s := step{name: "restock-reserve-" + lineID, summary: fmt.Sprintf("reserve %d × %s, back in stock, for %s", l.Quantity, sku, lineID), class: classStock}
+		if err := r.do(ctx, s, act.ReserveStock, req, &res); err != nil {
+			return false, err
+		}
+		if res.Reserved && !res.Backordered {
+			rep.Backordered = false
+			r.stopAwaiting(sku)
+			r.addTimeline(ctx, "replacement_reserved", "inventory", lineID+": "+sku+" reserved from the restock")
+			return true, nil
+		}
+		r.addTimeline(ctx, "restock_missed", "inventory", lineID+": "+sku+" restocked but taken; still waiting")
+	}
+}
+
+func (r *returnRun) stopAwaiting(sku string) {
+	for i, s := range r.v.AwaitingRestock {
+		if s == sku {
+			r.v.AwaitingRestock = append(r.v.AwaitingRestock[:i], r.v.AwaitingRestock[i+1:]...)
+			return
+		}
+	}
+}
+
+// restockExpired gives up on a backordered replacement: the backorder is
+// released and the line is paid back as the policy's default says.
+func (r *returnRun) restockExpired(ctx workflow.Context, l *domain.LineState) error {
+	rep := l.Replacement
+	rel := activities.StockRequest{Key: activities.Key(r.in.RMAID, l.LineID, "release"), RMAID: r.in.RMAID, LineID: l.LineID, SKU: rep.SKU, Quantity: l.Quantity}
+	if err := r.do(ctx, step{name: "release-" + l.LineID, summary: "release the backorder of " + rep.SKU + " for " + l.LineID, class: classStock}, act.ReleaseStock, rel, nil); err != nil {
+		return err
+	}
+	r.maybeReserved[l.LineID] = false
+	r.stopAwaiting(rep.SKU)
+	l.Resolution = domain.ResolutionRefund
+	if r.p.Exchange.ChoiceDefault == domain.ChoiceStoreCredit {
+		l.Resolution = domain.ResolutionStoreCredit
+	}
+	r.addTimeline(ctx, "restock_expired", "policy", fmt.Sprintf("%s: %s not back by %s; %s instead", l.LineID, rep.SKU, domain.FormatTime(*rep.RestockBy), l.Resolution))
+	params := map[string]string{"line_id": l.LineID, "sku": rep.SKU}
+	if l.Resolution == domain.ResolutionStoreCredit {
+		r.notice(activities.ToCustomer, "restock_expired_store_credit", params)
+	} else {
+		r.notice(activities.ToCustomer, "restock_expired", params)
+	}
+	return r.refundLines(ctx, "restock expired", func(x domain.LineState) bool { return x.LineID == l.LineID })
 }

@@ -222,6 +222,17 @@ func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) er
 		return nil
 	}
 	diff := rep.PriceDiff
+	if passed(*l) && rep.Backordered && !rep.Shipped && rep.RestockBy != nil {
+		// Waiting for restock really waits (returns started with Features
+		// 1): no replacement ships from empty stock.
+		ships, err := r.awaitRestock(ctx, l)
+		if err != nil || !ships {
+			if err == nil && diff.Amount > 0 {
+				err = r.refundCharge(ctx, l.LineID, diff, "price-difference-reversal", activities.Key(r.in.RMAID, l.LineID, "price-difference"))
+			}
+			return err
+		}
+	}
 	if passed(*l) {
 		if !rep.Shipped {
 			if err := r.shipReplacement(ctx, l); err != nil {

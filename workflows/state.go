@@ -28,6 +28,7 @@ const (
 	stageParcel         stage = "parcel"          // label booked; the parcel is on its way
 	stageWarehouse      stage = "warehouse"       // parcel arrived; waiting for inspection
 	stageRepair         stage = "repair"          // waiting for the repair to be done
+	stageRestock        stage = "restock"         // waiting for a backordered replacement
 	stageWorking        stage = "working"         // a partner call that cancel can still undo
 	stageIrrevocable    stage = "irrevocable"     // money or goods are leaving: no cancel
 	stageAttention      stage = "attention"       // needs_attention: support retries or abandons
@@ -55,6 +56,8 @@ func accepted(s stage) []string {
 		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageRepair:
 		return []string{UpdateRepairDone, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
+	case stageRestock:
+		return []string{UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageWorking:
 		// Overrides and goodwill wait for a stage that waits: a refund
 		// computed in this step must not change under it.
@@ -145,6 +148,10 @@ type returnRun struct {
 	answering []*command
 	wake      workflow.Channel
 	signals   workflow.ReceiveChannel
+	// restocks carry inventory restock events; restocked marks the SKUs
+	// back in stock since the return last tried to reserve them.
+	restocks  workflow.ReceiveChannel
+	restocked map[string]bool
 
 	// publication: the view goes to the read model once per wait.
 	dirty     bool
@@ -208,15 +215,17 @@ func newRun(ctx workflow.Context, in StartInput) *returnRun {
 	in.Request = in.Request.Normalize()
 	r := &returnRun{
 		in: in, p: in.Policy, req: in.Request,
-		log:      log.With(workflow.GetLogger(ctx), "rma_id", in.RMAID),
-		stage:    stageOpening,
-		wake:     workflow.NewBufferedChannel(ctx, 1),
-		signals:  workflow.GetSignalChannel(ctx, SignalCarrierEvent),
-		seen:     map[string]bool{},
-		fired:    map[string]bool{},
-		choices:  map[string]ExchangeChoiceInput{},
-		awaiting: map[string]bool{},
-		repairs:  map[string]bool{},
+		log:       log.With(workflow.GetLogger(ctx), "rma_id", in.RMAID),
+		stage:     stageOpening,
+		wake:      workflow.NewBufferedChannel(ctx, 1),
+		signals:   workflow.GetSignalChannel(ctx, SignalCarrierEvent),
+		restocks:  workflow.GetSignalChannel(ctx, SignalRestock),
+		restocked: map[string]bool{},
+		seen:      map[string]bool{},
+		fired:     map[string]bool{},
+		choices:   map[string]ExchangeChoiceInput{},
+		awaiting:  map[string]bool{},
+		repairs:   map[string]bool{},
 
 		maybeReserved: map[string]bool{},
 		lastSKU:       map[string]string{},

@@ -121,6 +121,7 @@ func (r *returnRun) await(ctx workflow.Context, w *wait) (bool, error) {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(r.wake, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(r.signals, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(r.restocks, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 		if t.f != nil {
 			sel.AddFuture(t.f, func(workflow.Future) { t = timer{} })

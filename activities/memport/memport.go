@@ -228,14 +228,17 @@ type Inventory struct {
 	Prices   map[string]domain.Money
 	ETA      map[string]time.Time
 	Reserved map[string]int // by reservation key RMA/line
-	Released []string
+	// backordered are the units of Reserved booked with no stock behind
+	// them: releasing them gives nothing back to the shelf.
+	backordered map[string]int
+	Released    []string
 	Commits  []string
 	Moves    []activities.MoveRequest
 }
 
 // NewInventory stocks the given SKUs at the given price.
 func NewInventory() *Inventory {
-	return &Inventory{Stock: map[string]int{}, Prices: map[string]domain.Money{}, ETA: map[string]time.Time{}, Reserved: map[string]int{}}
+	return &Inventory{Stock: map[string]int{}, Prices: map[string]domain.Money{}, ETA: map[string]time.Time{}, Reserved: map[string]int{}, backordered: map[string]int{}}
 }
 
 // Reserve implements activities.Inventory.
@@ -262,6 +265,7 @@ func (inv *Inventory) Reserve(_ context.Context, req activities.ReserveRequest) 
 	case req.Backorder:
 		r.Reserved, r.Backordered = true, true
 		inv.Reserved[req.RMAID+"/"+req.LineID] += req.Quantity
+		inv.backordered[req.RMAID+"/"+req.LineID] += req.Quantity
 	default:
 		if eta, ok := inv.ETA[req.SKU]; ok {
 			r.RestockETA = &eta
@@ -281,7 +285,7 @@ func (inv *Inventory) Reserve(_ context.Context, req activities.ReserveRequest) 
 // stock.
 func (inv *Inventory) Release(_ context.Context, req activities.StockRequest) error {
 	return inv.settle("inventory.release", req, func(k string) {
-		inv.Stock[req.SKU] += inv.Reserved[k]
+		inv.Stock[req.SKU] += inv.Reserved[k] - inv.backordered[k]
 		inv.Released = append(inv.Released, k)
 	})
 }
@@ -304,6 +308,7 @@ func (inv *Inventory) settle(op string, req activities.StockRequest, apply func(
 	k := req.RMAID + "/" + req.LineID
 	apply(k)
 	delete(inv.Reserved, k)
+	delete(inv.backordered, k)
 	inv.idem.store(req.Key, req, nil)
 	return nil
 }
