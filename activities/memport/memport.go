@@ -232,8 +232,8 @@ type Inventory struct {
 	// them: releasing them gives nothing back to the shelf.
 	backordered map[string]int
 	Released    []string
-	Commits  []string
-	Moves    []activities.MoveRequest
+	Commits     []string
+	Moves       []activities.MoveRequest
 }
 
 // NewInventory stocks the given SKUs at the given price.
