@@ -210,6 +210,12 @@ type ShippingPolicy struct {
 	DropoffReminderBefore Duration `yaml:"dropoff_reminder_before"`
 	LogisticsBuffer       Duration `yaml:"logistics_buffer"`
 	TransitWithin         Duration `yaml:"transit_within"`
+	// LostParcel is what happens when the transit deadline passes with no
+	// delivery: settle (open a carrier claim, settle the customer as if
+	// the parcel had arrived and passed, and follow the claim for
+	// ClaimWithin) or alert (support is only told).
+	LostParcel  string   `yaml:"lost_parcel"`
+	ClaimWithin Duration `yaml:"claim_within"`
 }
 
 // InspectionPolicy is the warehouse SLA and what an inspection must check.
@@ -308,6 +314,7 @@ func Defaults() Policy {
 			DropoffWithin: 7 * day, DropoffReminderBefore: 24 * hour,
 			LogisticsBuffer: 2 * day,
 			TransitWithin:   10 * day,
+			LostParcel:      "settle", ClaimWithin: 30 * day,
 		},
 		Inspection: InspectionPolicy{Within: 24 * hour},
 		Fees: FeePolicy{ByReason: map[Reason]ReasonFees{

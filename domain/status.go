@@ -127,9 +127,12 @@ const (
 	CarrierInTransit CarrierEventType = "in_transit"
 	CarrierDelivered CarrierEventType = "delivered"
 	CarrierException CarrierEventType = "exception"
+	// CarrierClaimSettled is the carrier's answer to a claim: Detail is
+	// "approved" or "rejected" and why.
+	CarrierClaimSettled CarrierEventType = "claim_settled"
 )
 
 // Valid reports a known event type.
 func (t CarrierEventType) Valid() bool {
-	return t == CarrierPickedUp || t == CarrierInTransit || t == CarrierDelivered || t == CarrierException
+	return t == CarrierPickedUp || t == CarrierInTransit || t == CarrierDelivered || t == CarrierException || t == CarrierClaimSettled
 }

@@ -34,7 +34,11 @@ type Return struct {
 	ClaimID          string `json:"claim_id,omitempty"`
 	// ClaimError says why the carrier claim could not be filed; support
 	// files it by hand.
-	ClaimError     string     `json:"claim_error,omitempty"`
+	ClaimError string `json:"claim_error,omitempty"`
+	// ClaimResult is the carrier's answer to the claim (approved or
+	// rejected, and why); Lost marks a parcel settled as lost in transit.
+	ClaimResult    string     `json:"claim_result,omitempty"`
+	Lost           bool       `json:"lost,omitempty"`
 	Attention      *Attention `json:"attention,omitempty"`
 	SLABreaches    []string   `json:"sla_breaches,omitempty"`
 	Compensation   *Money     `json:"compensation,omitempty"`

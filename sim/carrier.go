@@ -100,7 +100,7 @@ func (s *Carrier) Handler() http.Handler {
 			return
 		}
 		if !body.Type.Valid() {
-			writeErr(w, http.StatusUnprocessableEntity, "invalid_type", "type must be picked_up, in_transit, delivered or exception")
+			writeErr(w, http.StatusUnprocessableEntity, "invalid_type", "type must be picked_up, in_transit, delivered, exception or claim_settled")
 			return
 		}
 		ev, status, err := s.Send(r.Context(), r.PathValue("tracking"), body.Type, body.Detail)

@@ -835,7 +835,7 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 		r.log.Info("carrier event for a parcel this return does not know (yet) left to its label step", "tracking", ev.TrackingNumber, "event_id", ev.EventID)
 		return
 	}
-	moves := ev.Type == domain.CarrierDelivered || ((ev.Type == domain.CarrierPickedUp || ev.Type == domain.CarrierInTransit) && !r.parcel.pickedUp)
+	moves := ev.Type == domain.CarrierDelivered || ev.Type == domain.CarrierClaimSettled || ((ev.Type == domain.CarrierPickedUp || ev.Type == domain.CarrierInTransit) && !r.parcel.pickedUp)
 	if len(r.seen) >= domain.MaxCarrierEvents && !moves {
 		// The webhook keeps every event in the read model; the workflow
 		// takes a bounded number so its history stays small, but never
@@ -867,6 +867,11 @@ func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 			}
 		case domain.CarrierException:
 			r.exception(ctx, ev)
+		case domain.CarrierClaimSettled:
+			r.v.ClaimResult = strings.TrimSpace(ev.Detail)
+			if r.v.ClaimResult == "" {
+				r.v.ClaimResult = "settled"
+			}
 		}
 		return
 	}

@@ -12,10 +12,16 @@ import (
 
 func passed(l domain.LineState) bool { return l.Passed() }
 
+// settles reports a line resolve settles as passed: passed inspection, or
+// lost in transit on its way back (the carrier's claim covers it).
+func (r *returnRun) settles(l domain.LineState) bool {
+	return passed(l) || (r.parcel.lost && l.NeedsShipment())
+}
+
 // 6. Receive and inspect within the SLA from arrival; a breach escalates and
 // earns the customer a compensation coupon at close.
 func (r *returnRun) inspect(ctx workflow.Context) error {
-	if !r.v.NeedsReturnShipment() {
+	if !r.v.NeedsReturnShipment() || r.parcel.lost {
 		return nil
 	}
 	due := r.parcel.arrivedAt.Add(r.p.Inspection.Within.D())
@@ -117,7 +123,16 @@ func (r *returnRun) moveUnits(ctx workflow.Context, l *domain.LineState, d domai
 // missing items, run repairs.
 func (r *returnRun) resolve(ctx workflow.Context) error {
 	r.transition(ctx, domain.StatusResolving, domain.Wait(domain.WaitingSystem), nil, "resolving", "system", "")
-	if err := r.refundLines(ctx, "", func(l domain.LineState) bool { return l.Returnless || passed(l) }); err != nil {
+	if r.parcel.lost {
+		for i := range r.v.Lines {
+			// A lost item cannot be repaired: its line is paid back.
+			if l := &r.v.Lines[i]; l.Eligible && l.Resolution == domain.ResolutionRepair {
+				l.Resolution = domain.ResolutionRefund
+				r.addTimeline(ctx, "repair_converted", "system", l.LineID+": lost in transit, refunded instead")
+			}
+		}
+	}
+	if err := r.refundLines(ctx, "", func(l domain.LineState) bool { return l.Returnless || r.settles(l) }); err != nil {
 		return err
 	}
 	for i := range r.v.Lines {
@@ -222,7 +237,7 @@ func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) er
 		return nil
 	}
 	diff := rep.PriceDiff
-	if passed(*l) && rep.Backordered && !rep.Shipped && rep.RestockBy != nil {
+	if r.settles(*l) && rep.Backordered && !rep.Shipped && rep.RestockBy != nil {
 		// Waiting for restock really waits (returns started with Features
 		// 1): no replacement ships from empty stock.
 		ships, err := r.awaitRestock(ctx, l)
@@ -233,7 +248,7 @@ func (r *returnRun) settleExchange(ctx workflow.Context, l *domain.LineState) er
 			return err
 		}
 	}
-	if passed(*l) {
+	if r.settles(*l) {
 		if !rep.Shipped {
 			if err := r.shipReplacement(ctx, l); err != nil {
 				return err
@@ -335,7 +350,7 @@ func (r *returnRun) repair(ctx workflow.Context, l *domain.LineState) error {
 func (r *returnRun) close(ctx workflow.Context) error {
 	var reasons []domain.Reason
 	for _, l := range r.v.Lines {
-		if l.Eligible && (l.Returnless || passed(l) || l.Resolution == domain.ResolutionReship) {
+		if l.Eligible && (l.Returnless || r.settles(l) || l.Resolution == domain.ResolutionReship) {
 			reasons = append(reasons, l.Reason)
 		}
 	}
@@ -346,6 +361,11 @@ func (r *returnRun) close(ctx workflow.Context) error {
 		}
 		r.v.GoodwillCoupon = &m
 		r.tell("goodwill_coupon_granted", map[string]string{"amount": m.String()})
+	}
+	if r.parcel.lost {
+		if err := r.followClaim(ctx); err != nil {
+			return err
+		}
 	}
 	if err := r.compensate(ctx); err != nil {
 		return err

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -162,6 +163,9 @@ func (r *returnRun) followParcel(ctx workflow.Context) error {
 		r.transition(ctx, domain.StatusInTransit, domain.Wait(domain.WaitingCarrier), domain.DeadlineAt("transit", transitDue), "in_transit", "carrier", r.parcel.tracking)
 		w.points = append(w.points, point{id: "transit-deadline", at: transitDue, summary: "transit deadline " + domain.FormatTime(transitDue), active: transit,
 			fire: func(ctx workflow.Context) (bool, error) {
+				if r.in.Features >= 1 && r.p.Shipping.LostParcel == "settle" {
+					return true, r.lostInTransit(ctx)
+				}
 				r.setDeadline(ctx, nil, "transit_overdue", "parcel not delivered within "+r.p.Shipping.TransitWithin.String()+"; support alerted")
 				r.notice(activities.ToSupport, "transit_overdue", map[string]string{"tracking": r.parcel.tracking})
 				return false, nil
@@ -172,11 +176,54 @@ func (r *returnRun) followParcel(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	if !met && r.parcel.lost {
+		return nil // settled as lost: resolve pays, the claim is followed at close
+	}
 	if !met {
 		return &expiredError{why: fmt.Sprintf("parcel not handed to the carrier by %s (deadline %s + buffer %s)", domain.FormatTime(bufferEnd), domain.FormatTime(shipBy), r.p.Shipping.LogisticsBuffer)}
 	}
 	if !r.parcel.received {
 		r.transition(ctx, domain.StatusInTransit, domain.Wait(domain.WaitingWarehouse), r.inspectionDeadline(), "delivered", "carrier", "delivered to the warehouse")
+	}
+	return nil
+}
+
+// lostInTransit settles a parcel the carrier did not deliver in time: a
+// claim is opened with the tracking record (unless one is open), the
+// customer is told, and the return goes on as if the parcel had arrived
+// and passed: resolve refunds the money lines and ships the exchanges'
+// replacements; close follows the claim to its result.
+func (r *returnRun) lostInTransit(ctx workflow.Context) error {
+	r.parcel.lost, r.v.Lost = true, true
+	r.breach(ctx, "transit", "parcel not delivered within "+r.p.Shipping.TransitWithin.String()+"; settled as lost")
+	if r.v.ClaimID == "" && r.claim == nil {
+		r.claimThrough = ""
+		r.fileClaim(ctx, "lost in transit: not delivered within "+r.p.Shipping.TransitWithin.String())
+	}
+	r.transition(ctx, domain.StatusResolving, domain.Wait(domain.WaitingSystem), nil, "lost_in_transit", "carrier", r.parcel.tracking+" lost; settling the customer")
+	r.notice(activities.ToSupport, "parcel_lost", map[string]string{"tracking": r.parcel.tracking})
+	r.tell("parcel_lost", map[string]string{"tracking": r.parcel.tracking})
+	return nil
+}
+
+// followClaim waits, up to shipping.claim_within, for the carrier's answer
+// to a lost parcel's claim (a claim_settled event on the parcel). A
+// rejection, a claim that could not be filed, or no answer in time becomes
+// support's task: the customer was settled already.
+func (r *returnRun) followClaim(ctx workflow.Context) error {
+	due := r.now(ctx).Add(r.p.Shipping.ClaimWithin.D())
+	r.transition(ctx, domain.StatusResolving, domain.Wait(domain.WaitingCarrier), domain.DeadlineAt("claim", due), "awaiting_claim", "carrier", "claim "+r.v.ClaimID)
+	met, err := r.await(ctx, &wait{stage: stageClaim, until: func() bool { return r.v.ClaimResult != "" || r.v.ClaimError != "" }, points: []point{
+		{id: "claim-deadline", at: due, summary: "carrier claim answer due " + domain.FormatTime(due), fire: func(workflow.Context) (bool, error) { return true, nil }},
+	}})
+	switch {
+	case err != nil:
+		return err
+	case !met:
+		r.addTimeline(ctx, "claim_unanswered", "system", "no answer to claim "+r.v.ClaimID+" by "+domain.FormatTime(due))
+		r.notice(activities.ToSupport, "claim_unanswered", map[string]string{"claim_id": r.v.ClaimID, "tracking": r.parcel.tracking})
+	case strings.HasPrefix(r.v.ClaimResult, "rejected"):
+		r.notice(activities.ToSupport, "claim_rejected", map[string]string{"claim_id": r.v.ClaimID, "result": r.v.ClaimResult})
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ const (
 	stageWarehouse      stage = "warehouse"       // parcel arrived; waiting for inspection
 	stageRepair         stage = "repair"          // waiting for the repair to be done
 	stageRestock        stage = "restock"         // waiting for a backordered replacement
+	stageClaim          stage = "claim"           // a lost parcel's claim: waiting for the carrier
 	stageWorking        stage = "working"         // a partner call that cancel can still undo
 	stageIrrevocable    stage = "irrevocable"     // money or goods are leaving: no cancel
 	stageAttention      stage = "attention"       // needs_attention: support retries or abandons
@@ -56,7 +57,7 @@ func accepted(s stage) []string {
 		return []string{UpdateReceive, UpdateInspection, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageRepair:
 		return []string{UpdateRepairDone, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
-	case stageRestock:
+	case stageRestock, stageClaim:
 		return []string{UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageWorking:
 		// Overrides and goodwill wait for a stage that waits: a refund
@@ -111,6 +112,9 @@ type parcel struct {
 	delivered  bool
 	arrivedAt  time.Time
 	received   bool
+	// lost: the transit deadline passed without delivery and the return
+	// was settled as lost (policy shipping.lost_parcel settle).
+	lost bool
 }
 
 // expected reports a parcel on its way to the warehouse.

@@ -229,7 +229,7 @@ func (ev CarrierEvent) Validate() error {
 	c.Required("event_id", ev.EventID, 128)
 	c.Required("tracking_number", ev.TrackingNumber, domain.MaxIDLen)
 	if !ev.Type.Valid() {
-		c.Add("type", "must be picked_up, in_transit, delivered or exception")
+		c.Add("type", "must be picked_up, in_transit, delivered, exception or claim_settled")
 	}
 	c.Text("detail", ev.Detail, domain.MaxShortTextLen)
 	return c.Err()

@@ -26,14 +26,14 @@ import (
 func newSimCarrierCmd() *cobra.Command {
 	var url, tracking, detail string
 	cmd := &cobra.Command{
-		Use:       "carrier <picked_up|in_transit|delivered|exception>",
+		Use:       "carrier <picked_up|in_transit|delivered|exception|claim_settled>",
 		Short:     "Make the carrier simulator scan a parcel now (it sends the signed webhook)",
-		Example:   "  rma sim carrier picked_up --tracking 1a2bRT000001\n  rma sim carrier exception --tracking 1a2bRT000001 --detail 'box crushed'",
+		Example:   "  rma sim carrier picked_up --tracking 1a2bRT000001\n  rma sim carrier exception --tracking 1a2bRT000001 --detail 'box crushed'\n  rma sim carrier claim_settled --tracking 1a2bRT000001 --detail 'approved: 199.00 CNY'",
 		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"picked_up", "in_transit", "delivered", "exception"},
+		ValidArgs: []string{"picked_up", "in_transit", "delivered", "exception", "claim_settled"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !domain.CarrierEventType(args[0]).Valid() {
-				return fmt.Errorf("event must be picked_up, in_transit, delivered or exception, not %q", args[0])
+				return fmt.Errorf("event must be picked_up, in_transit, delivered, exception or claim_settled, not %q", args[0])
 			}
 			if tracking == "" {
 				return fmt.Errorf("--tracking is required (see tracking_number in `rma return show`)")
