@@ -227,6 +227,13 @@ type InspectionPolicy struct {
 	// ValueLossDeduction lets the warehouse deduct the loss of value from
 	// handling beyond what inspecting the item needed.
 	ValueLossDeduction bool `yaml:"value_loss_deduction"`
+	// A failed item waits AnswerWithin for the customer's answer (accept
+	// it back, let the merchant dispose of it, or dispute); FailedDefault
+	// (return or dispose) applies without one. ReturnFee is what sending
+	// it back costs a customer whose reason is their own.
+	AnswerWithin  Duration `yaml:"answer_within"`
+	FailedDefault string   `yaml:"failed_default"`
+	ReturnFee     int64    `yaml:"return_fee"`
 }
 
 // ReasonFees are the fees one reason carries.
@@ -316,7 +323,7 @@ func Defaults() Policy {
 			TransitWithin:   10 * day,
 			LostParcel:      "settle", ClaimWithin: 30 * day,
 		},
-		Inspection: InspectionPolicy{Within: 24 * hour},
+		Inspection: InspectionPolicy{Within: 24 * hour, AnswerWithin: 7 * day, FailedDefault: "return", ReturnFee: 1200},
 		Fees: FeePolicy{ByReason: map[Reason]ReasonFees{
 			ReasonDefective:        merchantFault,
 			ReasonWrongItem:        {GoodwillCoupon: 1000},

@@ -53,6 +53,12 @@ const (
 	// UpdateRefundMethod changes how the customer's money comes back
 	// (original, store_credit, bank_transfer, e_wallet), before it does.
 	UpdateRefundMethod = "refund-method"
+	// UpdateInspectionAnswer is the customer's answer to a failed line:
+	// accept it back, let the merchant dispose of it, or dispute.
+	UpdateInspectionAnswer = "inspection-answer"
+	// UpdateDisputeDecision is support's decision on a disputed
+	// inspection: uphold it or overturn it (the line passes).
+	UpdateDisputeDecision = "dispute-decision"
 )
 
 // CommandResult is every update's answer: small, because it is stored in
@@ -93,8 +99,10 @@ func CommandRoles(name string) []string {
 		return []string{domain.RoleSupport, domain.RoleWarehouse}
 	case UpdateExtend, UpdateOverrideRefund, UpdateGoodwill:
 		return []string{domain.RoleSupport}
-	case UpdateRefundMethod:
+	case UpdateRefundMethod, UpdateInspectionAnswer:
 		return []string{domain.RoleCustomer, domain.RoleBackend, domain.RoleSupport}
+	case UpdateDisputeDecision:
+		return []string{domain.RoleSupport}
 	}
 	return nil
 }
@@ -321,6 +329,34 @@ type RefundMethodInput struct {
 	Actor   string `json:"actor"`
 	Method  string `json:"method"`
 	Account string `json:"account,omitempty"`
+}
+
+// Answers to a failed inspection.
+const (
+	AnswerAccept  = "accept"  // send it back to me
+	AnswerDispose = "dispose" // the merchant may dispose of it
+	AnswerDispute = "dispute" // support reviews the inspection
+)
+
+// InspectionAnswerInput answers a failed line (LineID may be empty when one
+// line waits). A dispute carries the customer's evidence.
+type InspectionAnswerInput struct {
+	Acting
+	Actor    string   `json:"actor"`
+	LineID   string   `json:"line_id,omitempty"`
+	Choice   string   `json:"choice"`
+	Evidence string   `json:"evidence,omitempty"`
+	Photos   []string `json:"photos,omitempty"`
+}
+
+// DisputeDecisionInput is support's decision on a disputed line: uphold
+// (the inspection stands) or overturn (the line passes and is paid).
+type DisputeDecisionInput struct {
+	Acting
+	Actor    string `json:"actor"`
+	LineID   string `json:"line_id"`
+	Decision string `json:"decision"`
+	Note     string `json:"note,omitempty"`
 }
 
 // GoodwillInput grants Amount of goodwill credit: Kind is coupon or

@@ -45,12 +45,22 @@ func (r *returnRun) inspect(ctx workflow.Context) error {
 		return err
 	}
 	r.reach(ctx, "inspected")
+	var failed []string
 	for i := range r.v.Lines {
 		l := &r.v.Lines[i]
 		if l.Inspection == nil {
 			continue
 		}
-		if err := r.applyDisposition(ctx, l); err != nil {
+		if r.in.Features >= 1 && failedUnits(*l) > 0 {
+			// The customer answers for the failed units (answerFailed);
+			// the passed units of a partial result move now.
+			failed = append(failed, l.LineID)
+			if l.Inspection.Result == domain.InspectionPartial {
+				if err := r.moveUnits(ctx, l, l.Inspection.Disposition, l.Inspection.PassedUnits, "disposition"); err != nil {
+					return err
+				}
+			}
+		} else if err := r.applyDisposition(ctx, l); err != nil {
 			return err
 		}
 		if from := l.Inspection.ReclassifiedFrom; from != "" {
@@ -63,13 +73,18 @@ func (r *returnRun) inspect(ctx workflow.Context) error {
 			r.notice(activities.ToCustomer, "inspection_partial", map[string]string{"line_id": l.LineID, "sku": l.SKU,
 				"passed": fmt.Sprint(in.PassedUnits), "failed": fmt.Sprint(l.Quantity - in.PassedUnits), "note": in.Note})
 		}
-		if l.Inspection.Result == domain.InspectionFail {
+		if l.Inspection.Result == domain.InspectionFail && r.in.Features < 1 {
 			r.notice(activities.ToCustomer, "inspection_failed", map[string]string{"line_id": l.LineID, "note": l.Inspection.Note,
 				"disposition": string(l.Inspection.Disposition), "options": "return_to_customer,dispose,dispute"})
+		}
+		if l.Inspection.Result == domain.InspectionFail {
 			if l.Refund != nil {
 				r.notice(activities.ToSupport, "fast_lane_inspection_failed", map[string]string{"line_id": l.LineID, "refunded": l.Refund.Net.String()})
 			}
 		}
+	}
+	if len(failed) > 0 {
+		return r.answerFailed(ctx, failed)
 	}
 	return nil
 }

@@ -30,6 +30,8 @@ const (
 	stageRepair         stage = "repair"          // waiting for the repair to be done
 	stageRestock        stage = "restock"         // waiting for a backordered replacement
 	stageClaim          stage = "claim"           // a lost parcel's claim: waiting for the carrier
+	stageFailedAnswer   stage = "failed_answer"   // a failed line: waiting for the customer's answer
+	stageDispute        stage = "dispute"         // a disputed inspection: waiting for support
 	stageWorking        stage = "working"         // a partner call that cancel can still undo
 	stageIrrevocable    stage = "irrevocable"     // money or goods are leaving: no cancel
 	stageAttention      stage = "attention"       // needs_attention: support retries or abandons
@@ -59,6 +61,10 @@ func accepted(s stage) []string {
 		return []string{UpdateRepairDone, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageRestock, stageClaim:
 		return []string{UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
+	case stageFailedAnswer:
+		return []string{UpdateInspectionAnswer, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
+	case stageDispute:
+		return []string{UpdateDisputeDecision, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageWorking:
 		// Overrides and goodwill wait for a stage that waits: a refund
 		// computed in this step must not change under it.
@@ -204,6 +210,10 @@ type returnRun struct {
 	// grants are goodwill grants recorded and not yet issued (the view's
 	// Goodwill holds them all); the current wait issues them.
 	grants []int
+	// answers and decisions are the customer's answers to failed lines
+	// and support's decisions on disputed ones, by line.
+	answers   map[string]InspectionAnswerInput
+	decisions map[string]DisputeDecisionInput
 	// account is the bank or e-wallet account of a refund method chosen
 	// by update (the view shows it masked; the request's is in r.req).
 	account string
@@ -225,6 +235,8 @@ func newRun(ctx workflow.Context, in StartInput) *returnRun {
 		signals:   workflow.GetSignalChannel(ctx, SignalCarrierEvent),
 		restocks:  workflow.GetSignalChannel(ctx, SignalRestock),
 		restocked: map[string]bool{},
+		answers:   map[string]InspectionAnswerInput{},
+		decisions: map[string]DisputeDecisionInput{},
 		seen:      map[string]bool{},
 		fired:     map[string]bool{},
 		choices:   map[string]ExchangeChoiceInput{},

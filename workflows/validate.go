@@ -302,3 +302,36 @@ func (in RefundMethodInput) Validate() error {
 	}
 	return c.Err()
 }
+
+// Validate checks an answer to a failed inspection.
+func (in InspectionAnswerInput) Validate() error {
+	var c domain.Checker
+	c.Text("actor", in.Actor, domain.MaxActorLen)
+	if in.LineID != "" {
+		c.KeyPart("line_id", in.LineID)
+	}
+	switch in.Choice {
+	case AnswerAccept, AnswerDispose:
+		if in.Evidence != "" || len(in.Photos) > 0 {
+			c.Add("evidence", "goes with a dispute")
+		}
+	case AnswerDispute:
+		c.Required("evidence", in.Evidence, domain.MaxTextLen)
+	default:
+		c.Add("choice", "must be accept, dispose or dispute")
+	}
+	c.Photos("photos", in.Photos)
+	return c.Err()
+}
+
+// Validate checks a dispute decision.
+func (in DisputeDecisionInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.KeyPart("line_id", in.LineID)
+	if in.Decision != "uphold" && in.Decision != "overturn" {
+		c.Add("decision", "must be uphold or overturn")
+	}
+	c.Text("note", in.Note, domain.MaxTextLen)
+	return c.Err()
+}

@@ -326,6 +326,22 @@ Examples:
 		required(c, "method", "original, store_credit, bank_transfer or e_wallet", &method)
 		c.Flags().StringVar(&account, "account", "", "the bank account or e-wallet, for bank_transfer and e_wallet")
 	}, func() any { return &workflows.RefundMethodInput{Actor: rc.actor, Method: method, Account: account} })
+	var choice2, evidence, decision string
+	inspectionAnswer := cmdUpdate("inspection-answer ID --choice accept|dispose|dispute [--evidence TEXT --photo URL...] [--line LINE]", "Answer a failed inspection (for the customer): have it back, let the merchant dispose of it, or dispute", workflows.UpdateInspectionAnswer, func(c *cobra.Command) {
+		required(c, "choice", "accept, dispose or dispute", &choice2)
+		c.Flags().StringVar(&evidence, "evidence", "", "why the inspection is wrong (dispute)")
+		c.Flags().StringArrayVar(&photos, "photo", nil, "a photo URL (repeat)")
+		c.Flags().StringVar(&lineID, "line", "", "the line, when several failed")
+	}, func() any {
+		return &workflows.InspectionAnswerInput{Actor: rc.actor, LineID: lineID, Choice: choice2, Evidence: evidence, Photos: photos}
+	})
+	disputeDecision := cmdUpdate("dispute-decision ID --line LINE --decision uphold|overturn [--note TEXT]", "Decide a disputed inspection (support)", workflows.UpdateDisputeDecision, func(c *cobra.Command) {
+		required(c, "line", "the disputed line", &lineID)
+		required(c, "decision", "uphold or overturn", &decision)
+		noteFlag(c)
+	}, func() any {
+		return &workflows.DisputeDecisionInput{Actor: rc.actor, LineID: lineID, Decision: decision, Note: note}
+	})
 	goodwill := run("goodwill ID --amount 30 --reason TEXT [--kind store_credit|coupon]", "Grant goodwill credit on an open return, paid at once (support; admin beyond the policy's overrides.support_limit)", cobra.ExactArgs(1), func(c *cobra.Command) {
 		required(c, "amount", "the credit, in major units (30 or 30.00)", &amount)
 		c.Flags().StringVar(&kind, "kind", domain.GrantStoreCredit, "store_credit or coupon")
@@ -358,7 +374,7 @@ Examples:
 		return b.Command(ctx, args[0], workflows.UpdateInspection, &in)
 	})
 	cmd.AddCommand(start, show, list, queue, claim, assign, approve, decline, requestInfo, info, shippingChoice, exchangeChoice,
-		cancelCmd, receive, inspect, addNote, repairDone, attention, overrideRefund, goodwill, refundMethod, survey)
+		cancelCmd, receive, inspect, addNote, repairDone, attention, overrideRefund, goodwill, refundMethod, inspectionAnswer, disputeDecision, survey)
 	return cmd
 }
 
