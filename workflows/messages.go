@@ -178,8 +178,12 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		func() error { return handle(ctx, r, UpdateOverrideRefund, r.ruleOverrideRefund, r.applyOverrideRefund) },
 		func() error { return handle(ctx, r, UpdateGoodwill, r.ruleGoodwill, r.applyGoodwill) },
 		func() error { return handle(ctx, r, UpdateRefundMethod, r.ruleRefundMethod, r.applyRefundMethod) },
-		func() error { return handle(ctx, r, UpdateInspectionAnswer, r.ruleInspectionAnswer, r.applyInspectionAnswer) },
-		func() error { return handle(ctx, r, UpdateDisputeDecision, r.ruleDisputeDecision, r.applyDisputeDecision) },
+		func() error {
+			return handle(ctx, r, UpdateInspectionAnswer, r.ruleInspectionAnswer, r.applyInspectionAnswer)
+		},
+		func() error {
+			return handle(ctx, r, UpdateDisputeDecision, r.ruleDisputeDecision, r.applyDisputeDecision)
+		},
 		func() error { return handle(ctx, r, UpdateRepairDone, r.ruleRepairDone, r.applyRepairDone) },
 		func() error {
 			return handle(ctx, r, UpdateResolveAttention, func(ResolveAttentionInput) error { return r.ruleOnce(UpdateResolveAttention) }, r.applyResolveAttention)
