@@ -62,6 +62,8 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/returns/{id}/refund-method", roles: workflows.CommandRoles(workflows.UpdateRefundMethod), handle: command(s, workflows.UpdateRefundMethod, func(in *workflows.RefundMethodInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/inspection-answer", roles: workflows.CommandRoles(workflows.UpdateInspectionAnswer), handle: command(s, workflows.UpdateInspectionAnswer, func(in *workflows.InspectionAnswerInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/dispute-decision", roles: workflows.CommandRoles(workflows.UpdateDisputeDecision), handle: command(s, workflows.UpdateDisputeDecision, func(in *workflows.DisputeDecisionInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/keep-offer", roles: workflows.CommandRoles(workflows.UpdateKeepOffer), handle: command(s, workflows.UpdateKeepOffer, func(in *workflows.KeepOfferInput, p Principal) { in.Actor = p.Subject })},
+		{method: "POST", path: "/v1/returns/{id}/keep-answer", roles: workflows.CommandRoles(workflows.UpdateKeepAnswer), handle: command(s, workflows.UpdateKeepAnswer, func(in *workflows.KeepAnswerInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/returns/{id}/goodwill", roles: workflows.CommandRoles(workflows.UpdateGoodwill), handle: command(s, workflows.UpdateGoodwill, func(in *workflows.GoodwillInput, p Principal) { in.Actor = p.Subject })},
 		{method: "POST", path: "/v1/ops/extend", roles: workflows.CommandRoles(workflows.UpdateExtend), handle: s.extend},
 		{method: "GET", path: "/v1/ops/late", roles: []string{RoleSupport}, handle: s.late},

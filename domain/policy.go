@@ -69,10 +69,23 @@ type Policy struct {
 	Compensation CompensationPolicy `yaml:"compensation"`
 	Anomaly      AnomalyPolicy      `yaml:"anomaly"`
 	Overrides    OverridePolicy     `yaml:"overrides"`
+	KeepDiscount KeepDiscountPolicy `yaml:"keep_discount"`
 	Refund       RefundPolicy       `yaml:"refund"`
 	// Rules override settings by segment; the first matching rule wins,
 	// in the order written (see rules.go).
 	Rules []Rule `yaml:"rules"`
+}
+
+// KeepDiscountPolicy is 折价补偿: for a defect or a description mismatch,
+// a partial refund to keep the item instead of sending it back. Support
+// offers it during review; with Auto the policy offers OfferBps of the
+// line's value at approval. The customer answers within AnswerWithin;
+// no answer is a decline.
+type KeepDiscountPolicy struct {
+	Reasons      []Reason `yaml:"reasons"`
+	Auto         bool     `yaml:"auto"`
+	OfferBps     int64    `yaml:"offer_bps"`
+	AnswerWithin Duration `yaml:"answer_within"`
 }
 
 // RefundPolicy is when a refund is due and how it is paid.
@@ -344,6 +357,7 @@ func Defaults() Policy {
 		Compensation: CompensationPolicy{CouponOnBreach: 500, PointsOnBreach: 200, OnEndedReturns: true},
 		Anomaly:      AnomalyPolicy{CheckEvery: day, MinSample: 30, MinZ: 3, MinRatio: 1.5},
 		Overrides:    OverridePolicy{SupportLimit: 5000},
+		KeepDiscount: KeepDiscountPolicy{Reasons: []Reason{ReasonDefective, ReasonNotAsDescribed}, OfferBps: 3000, AnswerWithin: 2 * day},
 		Refund:       RefundPolicy{DueFrom: DueFromReceipt, Methods: []string{"original", "store_credit"}},
 	}
 }

@@ -155,9 +155,22 @@ type LineState struct {
 	// RefundVia is how the line's money went: original, store_credit,
 	// bank_transfer or e_wallet.
 	RefundVia string `json:"refund_via,omitempty"`
+	// KeepOffer is a partial refund offered to keep the item (折价补偿).
+	KeepOffer *KeepOffer `json:"keep_offer,omitempty"`
 	// Override is support's change to the line's refund, applied when the
 	// line is refunded.
 	Override *RefundOverride `json:"override,omitempty"`
+}
+
+// KeepOffer is a partial refund offered for keeping a line's item: who
+// offered it (support or policy), for how much, until when, and the
+// customer's answer (accepted, declined, expired; "" while open).
+type KeepOffer struct {
+	Amount Money     `json:"amount"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason,omitempty"`
+	Until  time.Time `json:"until"`
+	Answer string    `json:"answer,omitempty"`
 }
 
 // Inspection is the warehouse verdict on a line.
@@ -259,6 +272,7 @@ func (l LineState) clone() LineState {
 		c.Inspection = &ins
 	}
 	c.Refund = clonePtr(l.Refund)
+	c.KeepOffer = clonePtr(l.KeepOffer)
 	c.Replacement = clonePtr(l.Replacement)
 	if l.Override != nil {
 		o := *l.Override

@@ -35,9 +35,14 @@ type KPIs struct {
 	// ComplaintRate is the share of returns with a complaint: a disputed
 	// inspection, an escalation to a supervisor (a missed decision SLA, a
 	// legal refund deadline about to pass), or a survey score of 2 or less.
-	ComplaintRate  *float64 `json:"complaint_rate"`
-	Complaints     int      `json:"complaints"`
-	RefundedAmount int64    `json:"refunded_amount"`
+	ComplaintRate *float64 `json:"complaint_rate"`
+	Complaints    int      `json:"complaints"`
+	// KeepOffers are the partial refunds offered to keep an item (折价补偿),
+	// KeepAccepted those the customer took, for KeepAcceptedAmount.
+	KeepOffers         int   `json:"keep_offers"`
+	KeepAccepted       int   `json:"keep_accepted"`
+	KeepAcceptedAmount int64 `json:"keep_accepted_amount"`
+	RefundedAmount     int64 `json:"refunded_amount"`
 }
 
 func ptr(n sql.NullFloat64) *float64 {
@@ -95,6 +100,13 @@ FROM returns WHERE created_at >= $1 AND created_at < $2`, from, to).Scan(
 	if k.ReturnsTotal > 0 {
 		rate := complaints.Float64 / float64(k.ReturnsTotal)
 		k.ComplaintRate = &rate
+	}
+	if err := s.db.QueryRowContext(ctx, `
+SELECT count(*), count(*) FILTER (WHERE l->'keep_offer'->>'answer' = 'accepted'),
+  coalesce(sum((l->'keep_offer'->'amount'->>'amount')::bigint) FILTER (WHERE l->'keep_offer'->>'answer' = 'accepted'), 0)
+FROM returns, jsonb_array_elements(CASE WHEN jsonb_typeof(doc->'lines') = 'array' THEN doc->'lines' ELSE '[]'::jsonb END) l
+WHERE created_at >= $1 AND created_at < $2 AND l ? 'keep_offer'`, from, to).Scan(&k.KeepOffers, &k.KeepAccepted, &k.KeepAcceptedAmount); err != nil {
+		return k, fmt.Errorf("kpis: keep offers: %w", err)
 	}
 	return k, nil
 }

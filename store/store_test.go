@@ -116,6 +116,11 @@ func line(id, sku, batch string, reason domain.Reason, result domain.InspectionR
 	return l
 }
 
+func keptAt(l domain.LineState, amount int64, answer string) domain.LineState {
+	l.KeepOffer = &domain.KeepOffer{Amount: cny(amount), By: "support:amy", Answer: answer}
+	return l
+}
+
 func project(t *testing.T, s *Store, seq int64, r domain.Return) {
 	t.Helper()
 	if err := s.Publish(context.Background(), activities.Publication{Seq: seq, Return: r, Audit: r.Timeline}); err != nil {
@@ -197,7 +202,7 @@ func TestKPIsOnACraftedDataset(t *testing.T) {
 		{id: "R3", status: domain.StatusDeclined, created: t0.Add(2 * h), breaches: []string{"review_reply"}, survey: 2,
 			stages: map[string]time.Duration{"requested": 0, "review_requested": 0}, lines: []domain.LineState{line("L1", "SKU-A", "B2", domain.ReasonChangedMind, "")}},
 		{id: "R4", status: domain.StatusExpired, created: t0.Add(3 * h), stages: map[string]time.Duration{"requested": 0}, events: []string{"escalated_supervisor"},
-			lines: []domain.LineState{line("L1", "SKU-C", "B1", domain.ReasonOther, "")}},
+			lines: []domain.LineState{keptAt(line("L1", "SKU-C", "B1", domain.ReasonOther, ""), 2500, "accepted"), keptAt(line("L2", "SKU-C", "B9", domain.ReasonOther, ""), 900, "declined")}},
 		// Outside the range.
 		{id: "R5", status: domain.StatusCompleted, created: t0.Add(-48 * h), survey: 1, stages: map[string]time.Duration{"requested": 0, "refunded": h},
 			lines: []domain.LineState{line("L1", "SKU-A", "B1", domain.ReasonDefective, domain.InspectionFail)}},
@@ -231,6 +236,9 @@ func TestKPIsOnACraftedDataset(t *testing.T) {
 		if !near(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", name, deref(c.got), c.want)
 		}
+	}
+	if k.KeepOffers != 2 || k.KeepAccepted != 1 || k.KeepAcceptedAmount != 2500 {
+		t.Errorf("keep offers %d, accepted %d for %d", k.KeepOffers, k.KeepAccepted, k.KeepAcceptedAmount)
 	}
 	if k.RefundedAmount != 20000 {
 		t.Errorf("refunded amount %d", k.RefundedAmount)

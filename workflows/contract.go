@@ -59,6 +59,11 @@ const (
 	// UpdateDisputeDecision is support's decision on a disputed
 	// inspection: uphold it or overturn it (the line passes).
 	UpdateDisputeDecision = "dispute-decision"
+	// UpdateKeepOffer offers a partial refund to keep a line's item
+	// instead of sending it back (support, during review); the customer
+	// answers with UpdateKeepAnswer after approval.
+	UpdateKeepOffer  = "keep-offer"
+	UpdateKeepAnswer = "keep-answer"
 )
 
 // CommandResult is every update's answer: small, because it is stored in
@@ -101,8 +106,10 @@ func CommandRoles(name string) []string {
 		return []string{domain.RoleSupport}
 	case UpdateRefundMethod, UpdateInspectionAnswer:
 		return []string{domain.RoleCustomer, domain.RoleBackend, domain.RoleSupport}
-	case UpdateDisputeDecision:
+	case UpdateDisputeDecision, UpdateKeepOffer:
 		return []string{domain.RoleSupport}
+	case UpdateKeepAnswer:
+		return []string{domain.RoleCustomer, domain.RoleBackend, domain.RoleSupport}
 	}
 	return nil
 }
@@ -358,6 +365,26 @@ type DisputeDecisionInput struct {
 	Decision string `json:"decision"`
 	Note     string `json:"note,omitempty"`
 }
+
+// KeepOfferInput offers Amount back if the customer keeps line LineID.
+type KeepOfferInput struct {
+	Acting
+	Actor  string       `json:"actor"`
+	LineID string       `json:"line_id"`
+	Amount domain.Money `json:"amount"`
+	Reason string       `json:"reason,omitempty"`
+}
+
+// KeepAnswerInput is the customer's answer to a keep offer.
+type KeepAnswerInput struct {
+	Acting
+	Actor  string `json:"actor"`
+	LineID string `json:"line_id"`
+	Accept bool   `json:"accept"`
+}
+
+func (in KeepOfferInput) commandLine() string  { return in.LineID }
+func (in KeepAnswerInput) commandLine() string { return in.LineID }
 
 // GoodwillInput grants Amount of goodwill credit: Kind is coupon or
 // store_credit (the default).

@@ -53,6 +53,10 @@ func verb(name string) string {
 		return "answer the inspection"
 	case UpdateDisputeDecision:
 		return "decide the dispute"
+	case UpdateKeepOffer:
+		return "offer a discount to keep the item"
+	case UpdateKeepAnswer:
+		return "answer the keep offer"
 	case UpdateRepairDone:
 		return "complete repair"
 	case UpdateResolveAttention:
@@ -178,6 +182,8 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 		func() error { return handle(ctx, r, UpdateOverrideRefund, r.ruleOverrideRefund, r.applyOverrideRefund) },
 		func() error { return handle(ctx, r, UpdateGoodwill, r.ruleGoodwill, r.applyGoodwill) },
 		func() error { return handle(ctx, r, UpdateRefundMethod, r.ruleRefundMethod, r.applyRefundMethod) },
+		func() error { return handle(ctx, r, UpdateKeepOffer, r.ruleKeepOffer, r.applyKeepOffer) },
+		func() error { return handle(ctx, r, UpdateKeepAnswer, r.ruleKeepAnswer, r.applyKeepAnswer) },
 		func() error {
 			return handle(ctx, r, UpdateInspectionAnswer, r.ruleInspectionAnswer, r.applyInspectionAnswer)
 		},

@@ -35,6 +35,9 @@ func (r *returnRun) lifecycle(ctx workflow.Context) error {
 		if err := r.review(ctx); err != nil {
 			return err
 		}
+		if err := r.keepOffers(ctx); err != nil {
+			return err
+		}
 	}
 	steps := []func(workflow.Context) error{
 		r.prepare,        // 4

@@ -32,6 +32,7 @@ const (
 	stageClaim          stage = "claim"           // a lost parcel's claim: waiting for the carrier
 	stageFailedAnswer   stage = "failed_answer"   // a failed line: waiting for the customer's answer
 	stageDispute        stage = "dispute"         // a disputed inspection: waiting for support
+	stageKeepOffer      stage = "keep_offer"      // a keep offer: waiting for the customer's answer
 	stageWorking        stage = "working"         // a partner call that cancel can still undo
 	stageIrrevocable    stage = "irrevocable"     // money or goods are leaving: no cancel
 	stageAttention      stage = "attention"       // needs_attention: support retries or abandons
@@ -45,7 +46,7 @@ const (
 func accepted(s stage) []string {
 	switch s {
 	case stageReview:
-		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
+		return []string{UpdateApprove, UpdateDecline, UpdateRequestInfo, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod, UpdateKeepOffer}
 	case stageInfo:
 		return []string{UpdateInfo, UpdateApprove, UpdateDecline, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateOverrideRefund, UpdateGoodwill, UpdateRefundMethod}
 	case stageExchangeChoice:
@@ -61,6 +62,8 @@ func accepted(s stage) []string {
 		return []string{UpdateRepairDone, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageRestock, stageClaim:
 		return []string{UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
+	case stageKeepOffer:
+		return []string{UpdateKeepAnswer, UpdateCancel, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageFailedAnswer:
 		return []string{UpdateInspectionAnswer, UpdateNote, UpdateAssign, UpdateExtend, UpdateGoodwill}
 	case stageDispute:
@@ -212,8 +215,9 @@ type returnRun struct {
 	grants []int
 	// answers and decisions are the customer's answers to failed lines
 	// and support's decisions on disputed ones, by line.
-	answers   map[string]InspectionAnswerInput
-	decisions map[string]DisputeDecisionInput
+	keepAnswers map[string]bool
+	answers     map[string]InspectionAnswerInput
+	decisions   map[string]DisputeDecisionInput
 	// account is the bank or e-wallet account of a refund method chosen
 	// by update (the view shows it masked; the request's is in r.req).
 	account string
@@ -229,19 +233,20 @@ func newRun(ctx workflow.Context, in StartInput) *returnRun {
 	in.Request = in.Request.Normalize()
 	r := &returnRun{
 		in: in, p: in.Policy, req: in.Request,
-		log:       log.With(workflow.GetLogger(ctx), "rma_id", in.RMAID),
-		stage:     stageOpening,
-		wake:      workflow.NewBufferedChannel(ctx, 1),
-		signals:   workflow.GetSignalChannel(ctx, SignalCarrierEvent),
-		restocks:  workflow.GetSignalChannel(ctx, SignalRestock),
-		restocked: map[string]bool{},
-		answers:   map[string]InspectionAnswerInput{},
-		decisions: map[string]DisputeDecisionInput{},
-		seen:      map[string]bool{},
-		fired:     map[string]bool{},
-		choices:   map[string]ExchangeChoiceInput{},
-		awaiting:  map[string]bool{},
-		repairs:   map[string]bool{},
+		log:         log.With(workflow.GetLogger(ctx), "rma_id", in.RMAID),
+		stage:       stageOpening,
+		wake:        workflow.NewBufferedChannel(ctx, 1),
+		signals:     workflow.GetSignalChannel(ctx, SignalCarrierEvent),
+		restocks:    workflow.GetSignalChannel(ctx, SignalRestock),
+		restocked:   map[string]bool{},
+		answers:     map[string]InspectionAnswerInput{},
+		keepAnswers: map[string]bool{},
+		decisions:   map[string]DisputeDecisionInput{},
+		seen:        map[string]bool{},
+		fired:       map[string]bool{},
+		choices:     map[string]ExchangeChoiceInput{},
+		awaiting:    map[string]bool{},
+		repairs:     map[string]bool{},
 
 		maybeReserved: map[string]bool{},
 		lastSKU:       map[string]string{},

@@ -335,3 +335,24 @@ func (in DisputeDecisionInput) Validate() error {
 	c.Text("note", in.Note, domain.MaxTextLen)
 	return c.Err()
 }
+
+// Validate checks a keep offer.
+func (in KeepOfferInput) Validate() error {
+	var c domain.Checker
+	actor(&c, in.Actor)
+	c.KeyPart("line_id", in.LineID)
+	money(&c, "amount", in.Amount)
+	if in.Amount.Amount == 0 {
+		c.Add("amount.amount", "must be more than 0")
+	}
+	c.Text("reason", in.Reason, domain.MaxShortTextLen)
+	return c.Err()
+}
+
+// Validate checks an answer to a keep offer.
+func (in KeepAnswerInput) Validate() error {
+	var c domain.Checker
+	c.Text("actor", in.Actor, domain.MaxActorLen)
+	c.KeyPart("line_id", in.LineID)
+	return c.Err()
+}

@@ -304,6 +304,7 @@ func flatten(v any) ([]string, [][]string) {
 			{"satisfaction_avg", num(x.SatisfactionAvg, 2)}, {"refunded_amount", strconv.FormatInt(x.RefundedAmount, 10)},
 			{"legal_refund_on_time_rate", num(x.LegalRefundOnTimeRate, 3)},
 			{"complaint_rate", num(x.ComplaintRate, 3)}, {"complaints", strconv.Itoa(x.Complaints)},
+			{"keep_offers", strconv.Itoa(x.KeepOffers)}, {"keep_accepted", strconv.Itoa(x.KeepAccepted)}, {"keep_accepted_amount", strconv.FormatInt(x.KeepAcceptedAmount, 10)},
 		}
 	case []store.ReasonRow:
 		var rows [][]string

@@ -342,6 +342,23 @@ Examples:
 	}, func() any {
 		return &workflows.DisputeDecisionInput{Actor: rc.actor, LineID: lineID, Decision: decision, Note: note}
 	})
+	var accept bool
+	keepOffer := run("keep-offer ID --line LINE --amount 30 [--reason TEXT]", "Offer a partial refund to keep a line's item instead of sending it back (support, during review)", cobra.ExactArgs(1), func(c *cobra.Command) {
+		required(c, "line", "the line", &lineID)
+		required(c, "amount", "the refund to keep it, in major units (30 or 30.00)", &amount)
+		c.Flags().StringVar(&currency, "currency", domain.DefaultCurrency, "the return's currency")
+		c.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
+	}, func(ctx context.Context, b returnsBackend, args []string) (any, error) {
+		m, err := amountOf()
+		if err != nil {
+			return nil, err
+		}
+		return b.Command(ctx, args[0], workflows.UpdateKeepOffer, &workflows.KeepOfferInput{Actor: rc.actor, LineID: lineID, Amount: *m, Reason: reason})
+	})
+	keepAnswer := cmdUpdate("keep-answer ID --line LINE [--accept]", "Answer a keep offer (for the customer): --accept keeps the item for the offer", workflows.UpdateKeepAnswer, func(c *cobra.Command) {
+		required(c, "line", "the line", &lineID)
+		c.Flags().BoolVar(&accept, "accept", false, "keep the item and take the offer (without it: decline)")
+	}, func() any { return &workflows.KeepAnswerInput{Actor: rc.actor, LineID: lineID, Accept: accept} })
 	goodwill := run("goodwill ID --amount 30 --reason TEXT [--kind store_credit|coupon]", "Grant goodwill credit on an open return, paid at once (support; admin beyond the policy's overrides.support_limit)", cobra.ExactArgs(1), func(c *cobra.Command) {
 		required(c, "amount", "the credit, in major units (30 or 30.00)", &amount)
 		c.Flags().StringVar(&kind, "kind", domain.GrantStoreCredit, "store_credit or coupon")
@@ -374,7 +391,7 @@ Examples:
 		return b.Command(ctx, args[0], workflows.UpdateInspection, &in)
 	})
 	cmd.AddCommand(start, show, list, queue, claim, assign, approve, decline, requestInfo, info, shippingChoice, exchangeChoice,
-		cancelCmd, receive, inspect, addNote, repairDone, attention, overrideRefund, goodwill, refundMethod, inspectionAnswer, disputeDecision, survey)
+		cancelCmd, receive, inspect, addNote, repairDone, attention, overrideRefund, goodwill, refundMethod, inspectionAnswer, disputeDecision, keepOffer, keepAnswer, survey)
 	return cmd
 }
 
