@@ -162,7 +162,8 @@ func (s *Store) AcceptCarrierEvent(ctx context.Context, ev activities.TrackingEv
 		if exceptions < domain.MaxCarrierEvents {
 			rt.Routing = Signal
 		}
-	case domain.CarrierDelivered:
+	case domain.CarrierDelivered, domain.CarrierClaimSettled:
+		// The carrier's answer to a claim ends a lost parcel's wait.
 		if earlier == 0 {
 			rt.Routing = Signal
 		}
