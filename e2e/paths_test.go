@@ -58,6 +58,9 @@ func TestEveryPathOnARealServer(t *testing.T) {
 		{"request_info", requestInfo},
 		{"claim_assign_extend", claimAssignExtend},
 		{"override_goodwill", overrideGoodwill},
+		{"keep_offer_accepted", keepOfferAccepted},
+		{"inspection_disputed", inspectionDisputed},
+		{"partial_inspection", partialInspection},
 		{"declined", declined},
 		{"ineligible", ineligible},
 		{"exchange_out_of_stock", exchangeOutOfStock},
@@ -197,6 +200,17 @@ func (p *path) shipDropoffAndPass(lines ...string) {
 	p.cmd("inspection", map[string]any{"items": items})
 }
 
+// shipDropoffAndInspect ships the parcel back and records one inspection
+// item.
+func (p *path) shipDropoffAndInspect(item map[string]any) {
+	p.cmd("shipping-choice", map[string]any{"method": "dropoff"})
+	r := p.until("label", func(r domain.Return) bool { return r.TrackingNumber != "" })
+	p.scan(r.TrackingNumber, "in_transit")
+	p.scan(r.TrackingNumber, "delivered")
+	p.until("arrival", func(r domain.Return) bool { return r.WaitingOn != nil && *r.WaitingOn == domain.WaitingWarehouse })
+	p.cmd("inspection", map[string]any{"items": []any{item}})
+}
+
 func types(r domain.Return) []string {
 	var out []string
 	for _, e := range r.Timeline {
@@ -268,6 +282,43 @@ func overrideGoodwill(p *path) domain.Status {
 	if r.RefundTotal.Amount != r.Lines[0].UnitPrice.Amount || r.FeesTotal.Amount != 0 || len(r.Goodwill) != 1 || !r.Goodwill[0].Issued {
 		p.fail("refund %v, fees %v, goodwill %+v", r.RefundTotal, r.FeesTotal, r.Goodwill)
 	}
+	return domain.StatusCompleted
+}
+
+// keep_offer_accepted: support offers a partial refund to keep the item
+// during review; after the approval the customer accepts: no parcel.
+func keepOfferAccepted(p *path) domain.Status {
+	req := request("SO-P-KEEP", "defective", "refund")
+	req["lines"].([]any)[0].(map[string]any)["photos"] = []string{}
+	p.create(req)
+	p.cmd("keep-offer", map[string]any{"line_id": "L1", "amount": map[string]any{"amount": 3000, "currency": "CNY"}})
+	p.cmd("approve", map[string]any{})
+	p.until("the offer", func(r domain.Return) bool { return r.Deadline != nil && r.Deadline.Kind == "keep_offer" })
+	p.cmd("keep-answer", map[string]any{"line_id": "L1", "accept": true})
+	return domain.StatusCompleted
+}
+
+// inspection_disputed: the line fails inspection, the customer disputes
+// with evidence, support overturns and the line is refunded.
+func inspectionDisputed(p *path) domain.Status {
+	p.create(request("SO-P-DISPUTE", "defective", "refund"))
+	p.shipDropoffAndInspect(map[string]any{"line_id": "L1", "result": "fail", "disposition": "quarantine", "note": "wet"})
+	p.until("the answer", func(r domain.Return) bool { return r.Deadline != nil && r.Deadline.Kind == "inspection_answer" })
+	p.cmd("inspection-answer", map[string]any{"choice": "dispute", "evidence": "dry when sent"})
+	p.until("the review", func(r domain.Return) bool { return r.Deadline != nil && r.Deadline.Kind == "dispute" })
+	p.cmd("dispute-decision", map[string]any{"line_id": "L1", "decision": "overturn"})
+	return domain.StatusCompleted
+}
+
+// partial_inspection: two units of three pass; the failed one is disposed
+// of at the customer's word.
+func partialInspection(p *path) domain.Status {
+	req := request("SO-P-UNITS", "defective", "refund")
+	req["lines"].([]any)[0].(map[string]any)["quantity"] = 3
+	p.create(req)
+	p.shipDropoffAndInspect(map[string]any{"line_id": "L1", "result": "partial", "passed_units": 2, "disposition": "restock"})
+	p.until("the answer", func(r domain.Return) bool { return r.Deadline != nil && r.Deadline.Kind == "inspection_answer" })
+	p.cmd("inspection-answer", map[string]any{"choice": "dispose"})
 	return domain.StatusCompleted
 }
 
@@ -456,13 +507,19 @@ func worstCase(p *path) domain.Status {
 		s := fmt.Sprintf("%s-%02d-", prefix, i)
 		return s + strings.Repeat("x", domain.MaxIDLen-len(s))
 	}
+	// The exchanges' replacement is sold out until the end: its own SKU,
+	// so no other path's stock moves it.
+	const worstSKU = "SKU-WORST-XXL"
+	if err := p.d.setStock(worstSKU, 0); err != nil {
+		p.fail("%v", err)
+	}
 	var lines []any
 	for i := 0; i < domain.MaxLines; i++ {
 		l := map[string]any{"line_id": id("L", i), "sku": id("SKU-W", i), "batch": id("B", i), "quantity": 1,
 			"unit_price": map[string]any{"amount": 19900, "currency": "CNY"}, "reason": "changed_mind", "resolution": "refund",
 			"photos": photos(fmt.Sprint(i)), "comment": text(domain.MaxTextLen)}
 		if i%2 == 0 {
-			l["resolution"], l["exchange_sku"], l["reason"] = "exchange", "SKU-RED-XXL", "size_fit"
+			l["resolution"], l["exchange_sku"], l["reason"] = "exchange", worstSKU, "size_fit"
 		}
 		lines = append(lines, l)
 	}
@@ -491,7 +548,7 @@ func worstCase(p *path) domain.Status {
 			break
 		}
 		choices++
-		choice := map[string]any{"choice": "variant", "sku": "SKU-RED-XXL"} // still sold out
+		choice := map[string]any{"choice": "variant", "sku": worstSKU} // still sold out
 		if choices%3 == 0 {
 			choice = map[string]any{"choice": "wait"} // backorder on the last round
 		}
@@ -510,6 +567,12 @@ func worstCase(p *path) domain.Status {
 	for i := 0; i < domain.MaxLines; i++ {
 		p.cmd("inspection", map[string]any{"items": []any{map[string]any{"line_id": id("L", i), "result": "pass", "disposition": "restock",
 			"note": text(domain.MaxTextLen), "photos": photos("insp")}}})
+	}
+	// Waiting for restock really waits: the stock comes back, and the
+	// inventory's event lets every waiting line reserve and ship.
+	p.until("waiting for the restock", func(r domain.Return) bool { return r.Deadline != nil && r.Deadline.Kind == "restock" })
+	if code, err := p.d.restock(worstSKU, domain.MaxLines, "worst-restock-1"); err != nil || code != 200 {
+		p.fail("restock: %d %v", code, err)
 	}
 	return domain.StatusCompleted
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -20,13 +21,9 @@ func TestRestockWebhookShipsTheWaitingExchange(t *testing.T) {
 	const sku = "SKU-RESTOCK-E2E"
 	put := func(available int) {
 		t.Helper()
-		raw, _ := json.Marshal(map[string]any{"available": available, "unit_price": map[string]any{"amount": 19900, "currency": "CNY"}})
-		req, _ := http.NewRequest("PUT", d.simURL(2, "/v1/stock/"+sku), bytes.NewReader(raw))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("set stock: %v %v", err, resp)
+		if err := d.setStock(sku, available); err != nil {
+			t.Fatal(err)
 		}
-		resp.Body.Close()
 	}
 	put(0)
 	id := d.create(exchangeTo("SO-RS-1", sku))
@@ -68,4 +65,37 @@ func TestRestockWebhookShipsTheWaitingExchange(t *testing.T) {
 	if !r.Lines[0].Replacement.Shipped || r.ReplacementTrackingNumber == "" || len(r.AwaitingRestock) != 0 {
 		t.Fatalf("after the restock: %+v", r.Lines[0].Replacement)
 	}
+}
+
+// setStock sets a SKU's stock in the inventory simulator (a new SKU costs
+// 199.00).
+func (d *dev) setStock(sku string, available int) error {
+	raw, _ := json.Marshal(map[string]any{"available": available, "unit_price": map[string]any{"amount": 19900, "currency": "CNY"}})
+	req, _ := http.NewRequest("PUT", d.simURL(2, "/v1/stock/"+sku), bytes.NewReader(raw))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("set stock of %s: %s", sku, resp.Status)
+	}
+	return nil
+}
+
+// restock sets a SKU's stock and sends the inventory's signed restock
+// event, as the inventory system would.
+func (d *dev) restock(sku string, available int, eventID string) (int, error) {
+	if err := d.setStock(sku, available); err != nil {
+		return 0, err
+	}
+	raw, _ := json.Marshal(map[string]any{"event_id": eventID, "sku": sku, "available": available, "at": time.Now().UTC().Format(time.RFC3339)})
+	req, _ := http.NewRequest("POST", d.url("/v1/webhooks/inventory"), bytes.NewReader(raw))
+	req.Header.Set(webhook.Header, webhook.Sign([]byte(secret), time.Now(), raw))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }

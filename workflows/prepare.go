@@ -330,7 +330,6 @@ func (r *returnRun) awaitRestock(ctx workflow.Context, l *domain.LineState) (boo
 		if !met {
 			return false, r.restockExpired(ctx, l)
 		}
-		delete(r.restocked, sku)
 		req := activities.ReserveRequest{Key: activities.Key(r.in.RMAID, lineID, "restock-reserve", fmt.Sprint(attempt)), RMAID: r.in.RMAID, LineID: lineID, SKU: sku, Quantity: l.Quantity}
 		var res activities.Reservation
 		s := step{name: "restock-reserve-" + lineID, summary: fmt.Sprintf("reserve %d × %s, back in stock, for %s", l.Quantity, sku, lineID), class: classStock}
@@ -343,6 +342,9 @@ func (r *returnRun) awaitRestock(ctx workflow.Context, l *domain.LineState) (boo
 			r.addTimeline(ctx, "replacement_reserved", "inventory", lineID+": "+sku+" reserved from the restock")
 			return true, nil
 		}
+		// The stock went elsewhere: wait for the next restock. (A success
+		// leaves the mark, so other lines waiting for the SKU try too.)
+		delete(r.restocked, sku)
 		r.addTimeline(ctx, "restock_missed", "inventory", lineID+": "+sku+" restocked but taken; still waiting")
 	}
 }
