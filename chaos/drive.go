@@ -386,6 +386,11 @@ func (d *driver) drive(ctx context.Context, p plan, n int) created {
 			}
 			once("inspection", cmd("inspection", map[string]any{"items": items}))
 		}
+		if r.Deadline != nil && r.Deadline.Kind == "inspection_answer" {
+			// The customer answers a failed line: the merchant may dispose
+			// of it.
+			once("inspection-answer", cmd("inspection-answer", map[string]any{"choice": "dispose"}))
+		}
 		if p.repair && r.Deadline != nil && r.Deadline.Kind == "repair" {
 			once("repair-done", cmd("repair-done", map[string]any{"line_id": "L1", "note": "new switch"}))
 		}

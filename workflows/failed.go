@@ -110,7 +110,7 @@ func (r *returnRun) settleFailed(ctx workflow.Context, l *domain.LineState, choi
 		}
 		r.paid(ctx, pay)
 	}
-	tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipBackToCustomer, "return-to-customer", "return-to-customer-",
+	tracking, err := r.shipUnits(ctx, l, units, l.SKU, activities.ShipBackToCustomer, "return-to-customer", "return-to-customer-",
 		fmt.Sprintf("send %d × %s back to the customer", units, l.SKU), "sending "+l.LineID+" back to the customer")
 	if err != nil {
 		return err

@@ -416,7 +416,8 @@ func (r *returnRun) ruleInspection(in InspectionInput) error {
 // loss of value is deducted only where the policy allows it (eu-crd), in
 // the line's currency and up to its value.
 func (r *returnRun) ruleChecks(i int, l domain.LineState, it InspectionItem) error {
-	if why := dispositionMismatch(it); why != "" {
+	// Returns started before this check replay the inspections they took.
+	if why := dispositionMismatch(it); why != "" && r.in.Features >= 1 {
 		return refuse(ErrInvalidInput, "items[%d].disposition: %s", i, why)
 	}
 	if it.Result == domain.InspectionPartial {
@@ -777,7 +778,11 @@ func (r *returnRun) applyGoodwill(ctx workflow.Context, in GoodwillInput) error 
 // after a crash, never pays it twice.
 func (r *returnRun) issueGoodwill(ctx workflow.Context) error {
 	for len(r.grants) > 0 {
+		// Off the queue before the payment: a payment that fails waits in
+		// needs_attention (and is retried there, by its key), and must not
+		// be started again by that wait.
 		i := r.grants[0]
+		r.grants = r.grants[1:]
 		g := &r.v.Goodwill[i]
 		kind := activities.PayStoreCredit
 		if g.Kind == domain.GrantCoupon {
@@ -790,7 +795,6 @@ func (r *returnRun) issueGoodwill(ctx workflow.Context) error {
 		if err := r.do(ctx, s, act.MoveMoney, pay, nil); err != nil {
 			return err
 		}
-		r.grants = r.grants[1:]
 		g.Issued = true
 		r.paid(ctx, pay)
 		r.notice(activities.ToCustomer, "goodwill_granted", map[string]string{"amount": g.Amount.String(), "kind": g.Kind})
@@ -841,6 +845,11 @@ func (r *returnRun) applyResolveAttention(ctx workflow.Context, in ResolveAttent
 // so later scans never wait for it.
 func (r *returnRun) onCarrierEvent(ctx workflow.Context, ev CarrierEvent) {
 	if ev.EventID == "" || r.seen[ev.EventID] || !ev.Type.Valid() {
+		return
+	}
+	if ev.Type == domain.CarrierClaimSettled && r.in.Features < 1 {
+		// Returns started before claims were followed dropped it then
+		// (an unknown type); they replay without it.
 		return
 	}
 	if !r.ownsParcel(ev.TrackingNumber) && workflow.GetVersion(ctx, "carrier-event-for-unknown-parcel", workflow.DefaultVersion, 1) == 1 {

@@ -266,8 +266,14 @@ func (r *returnRun) settleHold(ctx workflow.Context, lineID string, capture bool
 // rejected item) and makes the parcel trackable. The key is the RMA, the
 // line and the purpose, so a retry never ships twice.
 func (r *returnRun) shipOut(ctx workflow.Context, l *domain.LineState, sku, purpose, keyPurpose, stepName, summary, doing string) (string, error) {
+	return r.shipUnits(ctx, l, l.Quantity, sku, purpose, keyPurpose, stepName, summary, doing)
+}
+
+// shipUnits is shipOut for some of the line's units (a partial result's
+// failed ones).
+func (r *returnRun) shipUnits(ctx workflow.Context, l *domain.LineState, units int, sku, purpose, keyPurpose, stepName, summary, doing string) (string, error) {
 	ship := activities.ShipRequest{Key: activities.Key(r.in.RMAID, l.LineID, keyPurpose), RMAID: r.in.RMAID, LineID: l.LineID, SKU: sku,
-		Quantity: l.Quantity, Purpose: purpose, Customer: r.req.Customer}
+		Quantity: units, Purpose: purpose, Customer: r.req.Customer}
 	var sh activities.Shipment
 	s := step{name: stepName + l.LineID, summary: summary, doing: doing, class: classCarrier, irrevocable: true}
 	if err := r.do(ctx, s, act.ShipToCustomer, ship, &sh); err != nil {
@@ -330,7 +336,15 @@ func (r *returnRun) awaitRestock(ctx workflow.Context, l *domain.LineState) (boo
 		if !met {
 			return false, r.restockExpired(ctx, l)
 		}
-		req := activities.ReserveRequest{Key: activities.Key(r.in.RMAID, lineID, "restock-reserve", fmt.Sprint(attempt)), RMAID: r.in.RMAID, LineID: lineID, SKU: sku, Quantity: l.Quantity}
+		// One reservation at a time: the backorder is released, then the
+		// stock reserved; if it went elsewhere the backorder is booked
+		// again. Each call has its own key per attempt.
+		n := fmt.Sprint(attempt)
+		rel := activities.StockRequest{Key: activities.Key(r.in.RMAID, lineID, "release-backorder", n), RMAID: r.in.RMAID, LineID: lineID, SKU: sku, Quantity: l.Quantity}
+		if err := r.do(ctx, step{name: "release-backorder-" + lineID, summary: "release the backorder of " + sku + " for " + lineID, class: classStock}, act.ReleaseStock, rel, nil); err != nil {
+			return false, err
+		}
+		req := activities.ReserveRequest{Key: activities.Key(r.in.RMAID, lineID, "restock-reserve", n), RMAID: r.in.RMAID, LineID: lineID, SKU: sku, Quantity: l.Quantity, Backorder: true}
 		var res activities.Reservation
 		s := step{name: "restock-reserve-" + lineID, summary: fmt.Sprintf("reserve %d × %s, back in stock, for %s", l.Quantity, sku, lineID), class: classStock}
 		if err := r.do(ctx, s, act.ReserveStock, req, &res); err != nil {

@@ -51,7 +51,9 @@ func (r *returnRun) inspect(ctx workflow.Context) error {
 		if l.Inspection == nil {
 			continue
 		}
-		if r.in.Features >= 1 && failedUnits(*l) > 0 {
+		if r.in.Features >= 1 && failedUnits(*l) > 0 && l.Refund == nil {
+			// (A line already refunded at the first scan is support's:
+			// sending it back would give the goods away too.)
 			// The customer answers for the failed units (answerFailed);
 			// the passed units of a partial result move now.
 			failed = append(failed, l.LineID)
@@ -110,7 +112,7 @@ func (r *returnRun) applyDisposition(ctx workflow.Context, l *domain.LineState) 
 			return err
 		}
 		if in.FailDisposition == domain.DispositionReturnToCustomer {
-			tracking, err := r.shipOut(ctx, l, l.SKU, activities.ShipBackToCustomer, "return-to-customer", "return-to-customer-",
+			tracking, err := r.shipUnits(ctx, l, l.Quantity-in.PassedUnits, l.SKU, activities.ShipBackToCustomer, "return-to-customer", "return-to-customer-",
 				fmt.Sprintf("send %d × %s back to the customer", l.Quantity-in.PassedUnits, l.SKU), "sending "+l.LineID+"'s failed units back")
 			l.OutboundTracking = tracking
 			return err

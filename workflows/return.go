@@ -87,12 +87,21 @@ func (r *returnRun) finish(ctx workflow.Context, err error) error {
 		r.addTimeline(dctx, "failed", "system", err.Error())
 		result = err
 	}
-	if r.in.Features >= 1 && r.p.Compensation.OnEndedReturns && r.v.Attention == nil &&
-		(r.v.Status == domain.StatusDeclined || r.v.Status == domain.StatusCancelled || r.v.Status == domain.StatusExpired) {
+	if ended := r.v.Status; r.in.Features >= 1 && r.p.Compensation.OnEndedReturns && r.v.Attention == nil &&
+		(ended == domain.StatusDeclined || ended == domain.StatusCancelled || ended == domain.StatusExpired) {
 		// The merchant breached its own SLA on a return that ends without
 		// completing: compensated all the same.
 		if err := r.compensate(dctx); err != nil {
-			r.log.Error("compensation of an ended return", "error", err)
+			// Support abandoned it (settled by hand): the return still
+			// ends as it ended, not in needs_attention.
+			r.transition(dctx, ended, nil, nil, "compensation_abandoned", "support", rootMessage(err))
+		}
+	}
+	if len(r.grants) > 0 {
+		// Goodwill granted in the same moment the return was cancelled is
+		// still paid: its update was answered as accepted.
+		if err := r.issueGoodwill(dctx); err != nil {
+			r.log.Error("goodwill at the close", "error", err)
 		}
 	}
 	// Commands queued while the return was closing (a note) still apply.

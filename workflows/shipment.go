@@ -197,7 +197,9 @@ func (r *returnRun) lostInTransit(ctx workflow.Context) error {
 	r.parcel.lost, r.v.Lost = true, true
 	r.breach(ctx, "transit", "parcel not delivered within "+r.p.Shipping.TransitWithin.String()+"; settled as lost")
 	if r.v.ClaimID == "" && r.claim == nil {
-		r.claimThrough = ""
+		// A claim that could not be filed earlier (an exception's) is
+		// filed again, same key, and waited for.
+		r.v.ClaimError, r.claimThrough = "", ""
 		r.fileClaim(ctx, "lost in transit: not delivered within "+r.p.Shipping.TransitWithin.String())
 	}
 	r.transition(ctx, domain.StatusResolving, domain.Wait(domain.WaitingSystem), nil, "lost_in_transit", "carrier", r.parcel.tracking+" lost; settling the customer")

@@ -288,10 +288,13 @@ func (r *returnRun) arrived(at time.Time) {
 	}
 }
 
-// refunded reports every money line paid.
+// refunded reports every money line that is owed paid: a line that failed
+// inspection (and was not overturned) owes nothing, so it does not hold the
+// legal refund deadline open.
 func (r *returnRun) refunded() bool {
 	for _, l := range r.v.Lines {
-		if l.Eligible && l.Resolution.PaysMoney() && l.Refund == nil {
+		failed := l.Inspection != nil && l.Inspection.Result == domain.InspectionFail
+		if l.Eligible && l.Resolution.PaysMoney() && l.Refund == nil && !failed {
 			return false
 		}
 	}

@@ -41,6 +41,7 @@ func TestPerUnitInspection(t *testing.T) {
 // or a partial exchange are refused.
 func TestInspectionResultAndDispositionAgree(t *testing.T) {
 	h := newHarness(t)
+	h.features = workflows.FeaturesCurrent
 	var refused []*updResult
 	items := []workflows.InspectionItem{
 		{LineID: "L1", Result: domain.InspectionPass, Disposition: domain.DispositionReturnToCustomer},

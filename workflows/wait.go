@@ -92,7 +92,7 @@ func (r *returnRun) await(ctx workflow.Context, w *wait) (bool, error) {
 				return false, err
 			}
 		}
-		if len(r.grants) > 0 {
+		if len(r.grants) > 0 && w.stage != stageAttention {
 			// Goodwill support granted while the return waits is paid
 			// now, not when the wait ends.
 			if err := r.issueGoodwill(ctx); err != nil {
