@@ -2,17 +2,22 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rma-dev/rma/setup"
+	"github.com/rma-dev/rma/store"
+	"github.com/rma-dev/rma/webhook"
 	"github.com/rma-dev/rma/workflows"
 )
 
 func newSetupCmd() *cobra.Command {
 	var tf temporalFlags
+	var db dbFlags
+	var biRole string
 	var create bool
 	var retention time.Duration
 	cmd := &cobra.Command{
@@ -32,12 +37,25 @@ then names the ones to add with tcld.
 The connection flags are those of rma worker (TEMPORAL_* env or an envconfig
 profile).
 
+--bi-role NAME also creates (or updates) a PostgreSQL login role that reads
+the read model's BI views (rma_returns_v1, rma_lines_v1, rma_money_v1,
+rma_kpi_daily_v1; docs/analytics.md) and nothing else, with the password in
+RMA_BI_PASSWORD. It needs --database-url (RMA_DATABASE_URL) and rma migrate
+first.
+
 Example:
   rma setup --address temporal-frontend:7233 --namespace returns --create-namespace`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(false)
 			defer func() { _ = log.Sync() }()
+			var biPassword string
+			if biRole != "" {
+				biPassword = os.Getenv("RMA_BI_PASSWORD")
+				if err := webhook.CheckSecret("RMA_BI_PASSWORD", biPassword); err != nil {
+					return fmt.Errorf("--bi-role: %w", err)
+				}
+			}
 			c, err := tf.dial(cmd.Context(), log)
 			if err != nil {
 				return err
@@ -61,6 +79,22 @@ Example:
 				fmt.Fprintf(out, "already registered: %s\n", strings.Join(rep.Present, ", "))
 			}
 			fmt.Fprintln(out, "namespace ready for rma")
+			if biRole != "" {
+				st, err := db.open(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				created, err := st.EnsureBIRole(cmd.Context(), biRole, biPassword)
+				if err != nil {
+					return err
+				}
+				verb := "updated"
+				if created {
+					verb = "created"
+				}
+				fmt.Fprintf(out, "%s BI role %s: reads %s, nothing else\n", verb, biRole, strings.Join(store.BIViews(), ", "))
+			}
 			return nil
 		},
 	}
@@ -68,5 +102,7 @@ Example:
 	f := cmd.Flags()
 	f.BoolVar(&create, "create-namespace", false, "create the namespace when it is missing (self-hosted clusters)")
 	f.DurationVar(&retention, "retention", 30*24*time.Hour, "how long a created namespace keeps closed returns' histories")
+	f.StringVar(&biRole, "bi-role", "", "also create a read-only PostgreSQL role for BI tools (password in RMA_BI_PASSWORD; needs --database-url)")
+	db.register(cmd)
 	return cmd
 }
