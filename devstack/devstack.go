@@ -182,8 +182,14 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	s.stopRelay = stopRelay
 	rl := relay.New(s.Store, partners.NewNotifier(s.URLs.Notifications, auth[3]), o.Logger.Named("relay"), relay.DefaultOptions())
 	s.relayDone = make(chan struct{})
+	hooks := relay.NewWebhooks(s.Store, o.Logger.Named("webhooks"), relay.DefaultWebhookOptions())
 	go func() {
 		defer close(s.relayDone)
+		go func() {
+			if err := hooks.Run(rctx); err != nil {
+				o.Logger.Error("webhook relay stopped", zap.Error(err))
+			}
+		}()
 		if err := rl.Run(rctx); err != nil {
 			o.Logger.Error("notice relay stopped", zap.Error(err))
 		}

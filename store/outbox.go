@@ -186,6 +186,9 @@ const (
 	TaskNoticeFailed   = "notice_failed"
 	TaskClaimFailed    = "claim_failed"
 	TaskStartFailed    = "start_failed"
+	// TaskWebhookPaused: a merchant's webhook endpoint kept failing and
+	// was paused.
+	TaskWebhookPaused = "webhook_paused"
 )
 
 // Task is one thing support must look at.

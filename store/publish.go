@@ -43,8 +43,13 @@ func (s *Store) Publish(ctx context.Context, p activities.Publication) error {
 	}
 	args = append(args, parts...)
 	args = append(args, p.Epoch)
+	events, err := json.Marshal(webhookEvents(p))
+	if err != nil {
+		return fmt.Errorf("encode events of %s: %w", r.ID, err)
+	}
+	args = append(args, string(events))
 	var stored int
-	if err := s.queryRow(ctx, s.publishQ, args...).Scan(&stored, new(any)); err != nil {
+	if err := s.queryRow(ctx, s.publishQ, args...).Scan(&stored, new(any), new(any)); err != nil {
 		return fmt.Errorf("publish %s seq %d: %w", r.ID, p.Seq, err)
 	}
 	return nil
@@ -110,7 +115,9 @@ func placeholders(from, n int) string {
 
 // publishSQL is the publication: the view's upsert guards every other part.
 func publishSQL() string {
-	return `WITH ret AS (
+	return `WITH prev AS (
+  SELECT status FROM returns WHERE rma_id = $1
+), ret AS (
   INSERT INTO returns (rma_id, seq, ` + returnColumns + `, doc, started, epoch)
   VALUES ($1, $2, ` + placeholders(3, 33) + `, $36, true, $43)
   ON CONFLICT (rma_id) DO UPDATE SET seq = EXCLUDED.seq, epoch = EXCLUDED.epoch, ` + updatedColumns() + `, doc = EXCLUDED.doc, started = true, start_next_at = NULL
@@ -152,9 +159,24 @@ func publishSQL() string {
 ), closed AS (
   UPDATE tasks SET closed_at = now()
   WHERE rma_id = $1 AND kind = '` + TaskNeedsAttention + `' AND closed_at IS NULL AND $42::boolean AND EXISTS (SELECT 1 FROM ret)
+), evs AS (
+  INSERT INTO webhook_events (event_id, rma_id, type, data)
+  SELECT x.event_id, ret.rma_id, x.type, $36::jsonb FROM ret, (
+    SELECT e.event_id, e.type, row_number() OVER () AS ord FROM jsonb_to_recordset($44::jsonb) AS e(event_id text, type text)
+    UNION ALL
+    SELECT 'evt_' || left(md5($1 || '/' || $2 || '/status_changed'), 24), 'return.status_changed', 1000000
+      FROM (SELECT 1) one LEFT JOIN prev ON true WHERE prev.status IS DISTINCT FROM ($36::jsonb->>'status')
+  ) x ORDER BY x.ord
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING seq, rma_id, type
+), dels AS (
+  INSERT INTO webhook_deliveries (endpoint_id, event_seq, rma_id)
+  SELECT e.id, evs.seq, evs.rma_id FROM evs JOIN webhook_endpoints e ON e.deleted_at IS NULL AND (evs.type = ANY (e.events) OR '*' = ANY (e.events))
+  RETURNING 1
 )
 SELECT (SELECT count(*) FROM ret),
-  (SELECT pg_notify('` + OutboxChannel + `', '') WHERE EXISTS (SELECT 1 FROM notices) OR EXISTS (SELECT 1 FROM released))`
+  (SELECT pg_notify('` + OutboxChannel + `', '') WHERE EXISTS (SELECT 1 FROM notices) OR EXISTS (SELECT 1 FROM released)),
+  (SELECT pg_notify('` + WebhookChannel + `', '') WHERE EXISTS (SELECT 1 FROM dels))`
 }
 
 type lineRow struct {

@@ -26,6 +26,17 @@ func Sign(secret []byte, t time.Time, body []byte) string {
 	return "t=" + ts + ",v1=" + mac(secret, ts, body)
 }
 
+// SignAll signs body with every secret: one v1 per secret, so a receiver
+// that knows either verifies it (the day after a secret is rotated).
+func SignAll(secrets [][]byte, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	out := "t=" + ts
+	for _, s := range secrets {
+		out += ",v1=" + mac(s, ts, body)
+	}
+	return out
+}
+
 func mac(secret []byte, ts string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(ts + "."))
@@ -42,7 +53,8 @@ var (
 
 // Verify checks header against body at now.
 func Verify(secret []byte, header string, body []byte, now time.Time) error {
-	var ts, sig string
+	var ts string
+	var sigs []string
 	for _, part := range strings.Split(header, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
@@ -52,19 +64,23 @@ func Verify(secret []byte, header string, body []byte, now time.Time) error {
 		case "t":
 			ts = v
 		case "v1":
-			sig = v
+			sigs = append(sigs, v)
 		}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
+	if err != nil || len(sigs) == 0 {
 		return ErrMalformed
 	}
 	age := now.Sub(time.Unix(sec, 0))
 	if age > MaxAge || age < -MaxAge {
 		return fmt.Errorf("%w: %s", ErrStale, age.Round(time.Second))
 	}
-	if !hmac.Equal([]byte(sig), []byte(mac(secret, ts, body))) {
-		return ErrMismatch
+	want := []byte(mac(secret, ts, body))
+	for _, sig := range sigs {
+		// Any one of the signatures (several during a secret rotation).
+		if hmac.Equal([]byte(sig), want) {
+			return nil
+		}
 	}
-	return nil
+	return ErrMismatch
 }

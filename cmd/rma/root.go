@@ -40,7 +40,7 @@ README "Running in production" and deploy/README.md show the whole setup.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newPolicyCmd(), newDevCmd(), newWorkerCmd(), newAPICmd(), newSimCmd(), newReturnCmd(), newMigrateCmd(), newReportCmd(), newTemporalCmd(), newTokenCmd(), newKeyCmd(), newCodecServerCmd(), newSetupCmd(), newProbeCmd(), newOpsCmd())
+	root.AddCommand(newVersionCmd(), newPolicyCmd(), newDevCmd(), newWorkerCmd(), newAPICmd(), newSimCmd(), newReturnCmd(), newMigrateCmd(), newReportCmd(), newTemporalCmd(), newTokenCmd(), newKeyCmd(), newCodecServerCmd(), newSetupCmd(), newProbeCmd(), newOpsCmd(), newWebhookCmd())
 	return root
 }
 

@@ -134,9 +134,11 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			// The notice relay and a launcher run beside every worker;
 			// they share their queues with row leases.
 			rl := relay.New(st, notifier, log.Named("relay"), relay.DefaultOptions())
+			hooks := relay.NewWebhooks(st, log.Named("webhooks"), relay.DefaultWebhookOptions())
 			lc := starter.NewLauncher(starter.New(c, policy, st).WithPolicies(st.Policies()), st, log.Named("launcher"))
-			done := make(chan error, 2)
+			done := make(chan error, 3)
 			go func() { done <- rl.Run(ctx) }()
+			go func() { done <- hooks.Run(ctx) }()
 			go func() { done <- lc.Run(ctx) }()
 			if healthPort > 0 {
 				// Probes only: a failure to listen is logged, not fatal.
@@ -152,7 +154,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			log.Info("worker started", zap.String("temporal", tf.address), zap.String("namespace", tf.namespace),
 				zap.String("payments", prov.payments), zap.String("notifications", prov.notifications))
 			err = worker.Run(ctx, c, acts, wo)
-			for i := 0; i < 2; i++ {
+			for i := 0; i < cap(done); i++ {
 				if rerr := <-done; rerr != nil && err == nil {
 					err = rerr
 				}
