@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,5 +31,24 @@ func TestSignVerify(t *testing.T) {
 		if err := Verify(c.secret, c.header, c.body, c.now); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", name, err, c.want)
 		}
+	}
+}
+
+// A header signed with two secrets (the day after a rotation) verifies with
+// either, and with no other.
+func TestSignAllVerifiesWithEitherSecret(t *testing.T) {
+	now := time.Now()
+	body := []byte(`{"id":"evt_1"}`)
+	h := SignAll([][]byte{[]byte("new-secret"), []byte("old-secret")}, now, body)
+	if strings.Count(h, "v1=") != 2 {
+		t.Fatalf("header %q", h)
+	}
+	for _, s := range []string{"new-secret", "old-secret"} {
+		if err := Verify([]byte(s), h, body, now); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	if err := Verify([]byte("another"), h, body, now); err != ErrMismatch {
+		t.Fatalf("another secret: %v", err)
 	}
 }
