@@ -78,7 +78,8 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, p Princi
 		s.fail(w, r, err)
 		return
 	}
-	s.log.Info("webhook endpoint created", zap.String("endpoint", e.ID), zap.String("url", e.URL), zap.String("subject", p.Subject))
+	u, _ := url.Parse(e.URL)
+	s.log.Info("webhook endpoint created", zap.String("endpoint", e.ID), zap.String("url", u.Redacted()), zap.String("subject", p.Subject))
 	writeJSON(w, http.StatusCreated, e)
 }
 

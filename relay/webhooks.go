@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,11 +31,15 @@ type WebhookOptions struct {
 	// PauseAfter pauses an endpoint whose attempts failed this many times
 	// in a row (and tells support); a replay resumes it.
 	PauseAfter int
+	// AllowPrivate lets endpoints resolve to loopback, private and
+	// link-local addresses (rma dev, and on-premises receivers); off, a
+	// merchant's URL cannot reach the worker's own network.
+	AllowPrivate bool
 }
 
 // DefaultWebhookOptions are the production settings.
 func DefaultWebhookOptions() WebhookOptions {
-	return WebhookOptions{Batch: 20, Lease: time.Minute, Timeout: 10 * time.Second, MaxAge: 72 * time.Hour, MaxBackoff: time.Hour, PauseAfter: 500}
+	return WebhookOptions{Batch: 10, Lease: 5 * time.Minute, Timeout: 10 * time.Second, MaxAge: 72 * time.Hour, MaxBackoff: time.Hour, PauseAfter: 500}
 }
 
 // Webhooks delivers rma's events to merchants' endpoints: at least once,
@@ -54,7 +60,30 @@ func NewWebhooks(st *store.Store, log *zap.Logger, o WebhookOptions) *Webhooks {
 	if o.Batch == 0 {
 		o = DefaultWebhookOptions()
 	}
-	return &Webhooks{st: st, log: log, o: o, client: &http.Client{Timeout: o.Timeout}, now: time.Now}
+	dialer := &net.Dialer{Timeout: o.Timeout}
+	if !o.AllowPrivate {
+		dialer.Control = refusePrivate
+	}
+	client := &http.Client{Timeout: o.Timeout, Transport: &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: o.Timeout},
+		// A redirect would resend the signed body elsewhere: the endpoint's
+		// URL is the only place it goes.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Webhooks{st: st, log: log, o: o, client: client, now: time.Now}
+}
+
+// refusePrivate refuses connections to loopback, private, link-local and
+// unspecified addresses: a merchant's endpoint must not reach the
+// worker's own network (cloud metadata, the database, Temporal).
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() {
+		return fmt.Errorf("webhook endpoint resolves to %s, a private address (allow with --webhooks-allow-private)", host)
+	}
+	return nil
 }
 
 // Run delivers until ctx ends.
@@ -97,6 +126,11 @@ func (w *Webhooks) Drain(ctx context.Context) error {
 		for _, j := range jobs {
 			if ctx.Err() != nil {
 				return nil // the rest go back when their lease ends
+			}
+			if w.now().Add(w.o.Timeout).After(j.Leased.Add(w.o.Lease)) {
+				// Its lease ends before a POST could: another relay may
+				// take it; it goes back when the lease ends.
+				continue
 			}
 			if err := w.deliver(ctx, j); err != nil {
 				return err

@@ -25,9 +25,18 @@ func (s *Store) EnsureBIRole(ctx context.Context, role, password string) (create
 	if len(password) < 16 {
 		return false, fmt.Errorf("bi role %s: the password needs at least 16 characters", role)
 	}
-	var exists bool
-	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
+	var exists, privileged bool
+	var current string
+	if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1),
+  EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = $1 AND (r.rolsuper OR r.rolcreaterole OR r.rolcreatedb
+    OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid))),
+  current_user`, role).Scan(&exists, &privileged, &current); err != nil {
 		return false, fmt.Errorf("bi role: %w", err)
+	}
+	if role == current || privileged {
+		// ALTER ROLE would keep what the role may do already: a BI role
+		// must be one that reads the views and nothing else.
+		return false, fmt.Errorf("bi role %s: an existing role with other rights (or rma's own); choose a new name", role)
 	}
 	r, p := pq.QuoteIdentifier(role), pq.QuoteLiteral(password)
 	stmts := []string{}

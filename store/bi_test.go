@@ -119,5 +119,8 @@ func TestBIViews(t *testing.T) {
 	if _, err := s.EnsureBIRole(ctx, "Bad Role", "a-long-bi-password-123"); err == nil {
 		t.Fatal("a bad role name was accepted")
 	}
+	if _, err := s.EnsureBIRole(ctx, "rma", "a-long-bi-password-123"); err == nil || !strings.Contains(err.Error(), "other rights") {
+		t.Fatalf("rma's own role as the BI role: %v", err)
+	}
 	_ = db
 }

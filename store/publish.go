@@ -164,7 +164,7 @@ func publishSQL() string {
   SELECT x.event_id, ret.rma_id, x.type, $36::jsonb FROM ret, (
     SELECT e.event_id, e.type, row_number() OVER () AS ord FROM jsonb_to_recordset($44::jsonb) AS e(event_id text, type text)
     UNION ALL
-    SELECT 'evt_' || left(md5($1 || '/' || $2 || '/status_changed'), 24), 'return.status_changed', 1000000
+    SELECT 'evt_' || left(md5($1 || '/' || $2 || '/status_changed/' || ($36::jsonb->>'status')), 24), 'return.status_changed', 1000000
       FROM (SELECT 1) one LEFT JOIN prev ON true WHERE prev.status IS DISTINCT FROM ($36::jsonb->>'status')
   ) x ORDER BY x.ord
   ON CONFLICT (event_id) DO NOTHING

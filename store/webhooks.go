@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/lib/pq"
@@ -148,6 +149,11 @@ func (s *Store) Replay(ctx context.Context, id, owner string, since time.Time) (
 	if err := affected(s.db.ExecContext(ctx, `UPDATE webhook_endpoints SET paused = false, failures = 0 WHERE id = $1 AND deleted_at IS NULL`+ownerClause, id, owner)); err != nil {
 		return 0, err
 	}
+	// Deliveries that waited while the endpoint was paused get their three
+	// days again.
+	if _, err := s.db.ExecContext(ctx, `UPDATE webhook_deliveries SET created_at = now(), next_at = now() WHERE endpoint_id = $1 AND status = 'pending'`, id); err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_seq, rma_id)
   SELECT e.id, ev.seq, ev.rma_id FROM webhook_events ev JOIN webhook_endpoints e ON e.id = $1
   WHERE ev.created_at >= $2 AND (ev.type = ANY (e.events) OR '*' = ANY (e.events)) ORDER BY ev.seq`, id, since)
@@ -208,9 +214,11 @@ type DeliveryJob struct {
 	Secrets    [][]byte // the current secret, and the old one for a day after a rotation
 	Attempts   int
 	Event      WebhookEvent
-	// Queued is when the event was written: deliveries give up three days
-	// after it.
+	// Queued is when the delivery was queued (or resumed by a replay):
+	// it is retried for three days from then.
 	Queued time.Time
+	// Leased is when the relay leased it.
+	Leased time.Time
 }
 
 // WebhookEvent is what a delivery POSTs.
@@ -235,10 +243,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, n int, lease time.Duration)
   ORDER BY d.event_seq, d.id LIMIT $1 FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
   UPDATE webhook_deliveries d SET lease_until = now() + $2::interval FROM c WHERE d.id = c.id
-  RETURNING d.id, d.endpoint_id, d.event_seq, d.attempts
+  RETURNING d.id, d.endpoint_id, d.event_seq, d.attempts, d.created_at
 )
 SELECT l.id, l.endpoint_id, e.url, e.secret, CASE WHEN e.old_secret_until > now() THEN e.old_secret END, l.attempts,
-  ev.event_id, ev.type, ev.created_at, ev.rma_id, ev.data
+  ev.event_id, ev.type, ev.created_at, ev.rma_id, ev.data, l.created_at
 FROM leased l JOIN webhook_endpoints e ON e.id = l.endpoint_id JOIN webhook_events ev ON ev.seq = l.event_seq ORDER BY ev.seq`,
 		n, fmt.Sprintf("%d milliseconds", lease.Milliseconds()))
 	if err != nil {
@@ -251,14 +259,15 @@ FROM leased l JOIN webhook_endpoints e ON e.id = l.endpoint_id JOIN webhook_even
 		var secret string
 		var old sql.NullString
 		var data []byte
-		if err := rows.Scan(&j.ID, &j.EndpointID, &j.URL, &secret, &old, &j.Attempts, &j.Event.ID, &j.Event.Type, &j.Event.CreatedAt, &j.Event.RMAID, &data); err != nil {
+		if err := rows.Scan(&j.ID, &j.EndpointID, &j.URL, &secret, &old, &j.Attempts, &j.Event.ID, &j.Event.Type, &j.Event.CreatedAt, &j.Event.RMAID, &data, &j.Queued); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", err)
 		}
 		j.Secrets = [][]byte{[]byte(secret)}
 		if old.Valid {
 			j.Secrets = append(j.Secrets, []byte(old.String))
 		}
-		j.Event.Data, j.Queued = data, j.Event.CreatedAt
+		j.Event.Data = data
+		j.Leased = time.Now()
 		out = append(out, j)
 	}
 	return out, rows.Err()
@@ -267,7 +276,7 @@ FROM leased l JOIN webhook_endpoints e ON e.id = l.endpoint_id JOIN webhook_even
 // DeliveryDone records a delivered event.
 func (s *Store) DeliveryDone(ctx context.Context, j DeliveryJob, status int, latency time.Duration) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = $2, last_error = NULL,
-  latency_ms = $3, delivered_at = now(), lease_until = NULL WHERE id = $1`, j.ID, status, latency.Milliseconds()); err != nil {
+  latency_ms = $3, delivered_at = now(), lease_until = NULL WHERE id = $1 AND status = 'pending'`, j.ID, status, latency.Milliseconds()); err != nil {
 		return fmt.Errorf("delivery %d: %w", j.ID, err)
 	}
 	_, err := s.db.ExecContext(ctx, `UPDATE webhook_endpoints SET failures = 0 WHERE id = $1 AND failures > 0`, j.EndpointID)
@@ -293,7 +302,7 @@ func (s *Store) DeliveryFailed(ctx context.Context, j DeliveryJob, status int, c
 		httpStatus = status
 	}
 	if _, err := t.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_status = $3, last_error = $4, latency_ms = $5,
-  next_at = $6, lease_until = NULL WHERE id = $1`, j.ID, st, httpStatus, cause, latency.Milliseconds(), next); err != nil {
+  next_at = $6, lease_until = NULL WHERE id = $1 AND status = 'pending'`, j.ID, st, httpStatus, cause, latency.Milliseconds(), next); err != nil {
 		return fmt.Errorf("delivery %d: %w", j.ID, err)
 	}
 	var failures int
@@ -302,7 +311,7 @@ func (s *Store) DeliveryFailed(ctx context.Context, j DeliveryJob, status int, c
 		return fmt.Errorf("endpoint %s: %w", j.EndpointID, err)
 	}
 	if giveUp || failures >= pauseAfter {
-		detail := fmt.Sprintf("webhook endpoint %s (%s) paused after %d failed attempts in a row: %s; fix it, then replay", j.EndpointID, j.URL, failures, cause)
+		detail := fmt.Sprintf("webhook endpoint %s (%s) paused after %d failed attempts in a row: %s; fix it, then replay", j.EndpointID, redacted(j.URL), failures, cause)
 		if err := openTask(ctx, t, "webhook/"+j.EndpointID+"/"+time.Now().UTC().Format("2006-01-02"), j.Event.RMAID, TaskWebhookPaused, detail); err != nil {
 			return err
 		}
@@ -313,8 +322,13 @@ func (s *Store) DeliveryFailed(ctx context.Context, j DeliveryJob, status int, c
 // NextDeliveryAt is when the earliest pending delivery is due.
 func (s *Store) NextDeliveryAt(ctx context.Context) (time.Time, bool, error) {
 	var at sql.NullTime
+	// Only each return's oldest pending delivery can go (the rest wait for
+	// it), so only those count: a later event that is already due must
+	// not wake the relay in a loop.
 	if err := s.db.QueryRowContext(ctx, `SELECT min(greatest(d.next_at, coalesce(d.lease_until, d.next_at))) FROM webhook_deliveries d
-  JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' AND NOT e.paused AND e.deleted_at IS NULL`).Scan(&at); err != nil {
+  JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' AND NOT e.paused AND e.deleted_at IS NULL
+    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = d.endpoint_id AND o.rma_id = d.rma_id AND o.status = 'pending'
+      AND (o.event_seq, o.id) < (d.event_seq, d.id))`).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next delivery: %w", err)
 	}
 	return at.Time, at.Valid, nil
@@ -338,4 +352,13 @@ func webhookEvents(p activities.Publication) []webhookEventRow {
 		}
 	}
 	return out
+}
+
+// redacted is a URL without its password, for logs and tasks.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

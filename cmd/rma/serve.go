@@ -32,6 +32,7 @@ func newWorkerCmd() *cobra.Command {
 	var tf temporalFlags
 	var db dbFlags
 	var carrier, inventory, policyFile string
+	var webhooksPrivate bool
 	var prov providers
 	var healthPort int
 	wo := worker.DefaultOptions()
@@ -134,7 +135,9 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 			// The notice relay and a launcher run beside every worker;
 			// they share their queues with row leases.
 			rl := relay.New(st, notifier, log.Named("relay"), relay.DefaultOptions())
-			hooks := relay.NewWebhooks(st, log.Named("webhooks"), relay.DefaultWebhookOptions())
+			ho := relay.DefaultWebhookOptions()
+			ho.AllowPrivate = webhooksPrivate
+			hooks := relay.NewWebhooks(st, log.Named("webhooks"), ho)
 			lc := starter.NewLauncher(starter.New(c, policy, st).WithPolicies(st.Policies()), st, log.Named("launcher"))
 			done := make(chan error, 3)
 			go func() { done <- rl.Run(ctx) }()
@@ -178,6 +181,7 @@ or ramped; returns are auto-upgrade, so they move to it at their next task.`,
 	f.StringVar(&wo.DeploymentName, "deployment-name", os.Getenv("RMA_DEPLOYMENT_NAME"), "worker deployment to join with versioning on (env RMA_DEPLOYMENT_NAME; empty: unversioned)")
 	f.StringVar(&wo.BuildID, "build-id", envOr("RMA_BUILD_ID", buildRevision()), "this build's ID in the deployment (env RMA_BUILD_ID; default: the git commit)")
 	f.StringVar(&policyFile, "policy", os.Getenv("RMA_POLICY"), "policy YAML that seeds version 1 when the database holds none (later: rma policy apply); env RMA_POLICY")
+	f.BoolVar(&webhooksPrivate, "webhooks-allow-private", os.Getenv("RMA_WEBHOOKS_ALLOW_PRIVATE") == "true", "let webhook endpoints resolve to private and loopback addresses (on-premises receivers; env RMA_WEBHOOKS_ALLOW_PRIVATE=true)")
 	f.StringVar(&db.url, "database-url", os.Getenv("RMA_DATABASE_URL"), "PostgreSQL read model (env RMA_DATABASE_URL)")
 	return cmd
 }
