@@ -59,7 +59,7 @@ var consoleText = map[string]map[string]string{
 		"done": "Done: %s.", "bad_token": "That token is not valid.",
 		"override": "Override refund", "amount": "amount, e.g. 120.00", "waive_fees": "waive fees", "goodwill": "Grant goodwill",
 		"store_credit": "store credit", "coupon": "coupon", "limit": "Support may move a refund, or grant goodwill, by up to %s; beyond that needs an admin.",
-		"overridden": "override", "granted": "Goodwill", "partial": "some units passed", "passed_units": "units passed", "dispute": "Decide the dispute", "uphold": "uphold the inspection", "overturn": "overturn: the line passes",
+		"overridden": "override", "granted": "Goodwill", "partial": "some units passed", "passed_units": "units passed", "dispute": "Decide the dispute", "policy": "Policy", "refund_due": "Refund due by law", "uphold": "uphold the inspection", "overturn": "overturn: the line passes",
 	},
 	"zh-CN": {
 		"queue": "队列", "warehouse_queue": "仓库队列", "review_queue": "审核队列", "other_lang": "English", "sign_out": "退出",
@@ -78,7 +78,7 @@ var consoleText = map[string]map[string]string{
 		"done": "已完成：%s。", "bad_token": "令牌无效。",
 		"override": "调整退款", "amount": "金额，如 120.00", "waive_fees": "免除费用", "goodwill": "发放补偿",
 		"store_credit": "余额", "coupon": "优惠券", "limit": "客服可调整退款或发放补偿的上限为 %s，超出需管理员操作。",
-		"overridden": "已调整", "granted": "补偿", "partial": "部分通过", "passed_units": "通过件数", "dispute": "处理申诉", "uphold": "维持质检结果", "overturn": "撤销：该行通过",
+		"overridden": "已调整", "granted": "补偿", "partial": "部分通过", "passed_units": "通过件数", "dispute": "处理申诉", "policy": "政策", "refund_due": "法定退款期限", "uphold": "维持质检结果", "overturn": "撤销：该行通过",
 	},
 }
 

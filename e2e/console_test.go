@@ -155,6 +155,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	if got := text(t, ctx, "#preview"); !strings.Contains(got, "L1") {
 		t.Fatalf("no refund preview: %s", got)
 	}
+	if got := text(t, ctx, "#policy"); !strings.Contains(got, "Policy v1") {
+		t.Fatalf("the policy version the return runs under: %q", got)
+	}
 	link, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#temporal-link"), "href"))
 	if err != nil || !strings.Contains(link.Value, "/namespaces/default/workflows/return%2F"+id) {
 		t.Fatalf("Temporal UI link %q: %v", link.Value, err)

@@ -204,7 +204,7 @@ func (s *Store) EnsurePolicy(ctx context.Context, source string, p domain.Policy
 // AwaitingRestock lists the open returns waiting for a backordered SKU
 // (their view's awaiting_restock), for the inventory webhook.
 func (s *Store) AwaitingRestock(ctx context.Context, sku string) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT rma_id FROM returns WHERE doc->'awaiting_restock' ? $1 ORDER BY created_at LIMIT 1000`, sku)
+	rows, err := s.query(ctx, `SELECT rma_id FROM returns WHERE doc ? 'awaiting_restock' AND doc->'awaiting_restock' ? $1 ORDER BY created_at LIMIT 1000`, sku)
 	if err != nil {
 		return nil, fmt.Errorf("returns awaiting %s: %w", sku, err)
 	}
