@@ -216,3 +216,57 @@ func (s *Server) inventoryWebhook(w http.ResponseWriter, r *http.Request, _ Prin
 	}
 	writeJSON(w, status, map[string]any{"sku": ev.SKU, "told": told, "failed": failed})
 }
+
+// PolicyApplyRequest is POST /v1/policies: a policy file's text, and why.
+type PolicyApplyRequest struct {
+	Policy string `json:"policy"`
+	Note   string `json:"note,omitempty"`
+}
+
+// applyPolicy stores a policy as the next version (admin; rma policy apply
+// does the same with database access). The same policy again changes
+// nothing and answers 200 with the current version.
+func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p Principal) {
+	var in PolicyApplyRequest
+	if !decode(w, r, &in) {
+		return
+	}
+	pol, err := domain.LoadPolicy([]byte(in.Policy))
+	if err != nil {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_policy", err.Error(), domain.FieldError{Field: "policy", Message: err.Error()})
+		return
+	}
+	if len(in.Note) > domain.MaxShortTextLen {
+		writeErr(w, http.StatusUnprocessableEntity, "invalid_input", "note is too long", domain.FieldError{Field: "note", Message: "at most 500 characters"})
+		return
+	}
+	eff, err := pol.YAML()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, created, err := s.cfg.Store.ApplyPolicy(r.Context(), in.Policy, string(eff), p.Subject, in.Note, s.cfg.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		s.log.Info("policy applied", zap.Int("version", v.Version), zap.String("subject", p.Subject))
+	}
+	writeJSON(w, status, v)
+}
+
+// policyHistory lists the stored versions, newest first.
+func (s *Server) policyHistory(w http.ResponseWriter, r *http.Request, _ Principal) {
+	vs, err := s.cfg.Store.PolicyHistory(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if vs == nil {
+		vs = []store.PolicyVersion{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": vs})
+}

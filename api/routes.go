@@ -80,6 +80,8 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/carrier-events", roles: []string{RoleSupport}, handle: s.carrierEvents},
 		{method: "GET", path: "/v1/analytics/kpis", roles: []string{RoleAnalyst}, handle: s.kpis},
 		{method: "GET", path: "/v1/analytics/reasons", roles: []string{RoleAnalyst}, handle: s.reasons},
+		{method: "POST", path: "/v1/policies", roles: []string{RoleAdmin}, handle: s.applyPolicy},
+		{method: "GET", path: "/v1/policies", roles: []string{RoleAdmin, RoleAnalyst, RoleSupport}, handle: s.policyHistory},
 		{method: "POST", path: "/v1/policy/whatif", roles: []string{RoleAnalyst}, handle: s.whatIf},
 		{method: "POST", path: "/v1/returns/preview", roles: []string{RoleBackend, RoleCustomer, RoleSupport}, handle: s.preview},
 		{method: "GET", path: "/v1/analytics/anomalies", roles: []string{RoleAnalyst}, handle: s.anomalies},

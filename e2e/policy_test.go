@@ -52,6 +52,22 @@ func TestVersionedPolicies(t *testing.T) {
 	if out = policyCLI("apply", "-f", proposed); !strings.Contains(out, "unchanged: version 2") {
 		t.Fatalf("apply again:\n%s", out)
 	}
+	// An admin may apply the same over the API: unchanged, 200; the
+	// history lists both versions; a support token may not apply.
+	raw, _ := os.ReadFile(proposed)
+	if code, v := d.call("POST", "/v1/policies", map[string]any{"policy": string(raw), "note": "again"}); code != 200 || v["version"].(float64) != 2 {
+		t.Fatalf("apply the same over the API: %d %v", code, v)
+	}
+	amy := d.token("--role", "support", "--subject", "support:amy")
+	if code, _ := d.as(amy, "POST", "/v1/policies", map[string]any{"policy": "review:\n  reply_sla: 1h\n"}); code != 403 {
+		t.Fatalf("support applying a policy: %d", code)
+	}
+	if code, h := d.as(amy, "GET", "/v1/policies", nil); code != 200 || len(h["items"].([]any)) != 2 {
+		t.Fatalf("history over the API: %d %v", code, h)
+	}
+	if code, _ := d.call("POST", "/v1/policies", map[string]any{"policy": "window:\n  default: -1h\n"}); code != 422 {
+		t.Fatalf("an invalid policy over the API: %d", code)
+	}
 	out = policyCLI("diff", "1", "2")
 	t.Logf("rma policy diff 1 2:\n%s", out)
 	for _, want := range []string{"~ review.auto_approve.max_value: 5000 → 2500", "+ preset: eu-crd", "~ refund.due_from: receipt → request"} {
