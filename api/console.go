@@ -302,8 +302,7 @@ func (s *Server) consoleReturn(w http.ResponseWriter, r *http.Request, p Princip
 		var in []domain.RefundInput
 		for _, l := range ret.Lines {
 			if l.Eligible && !l.Returnless {
-				fees := policy.ForLine(req, l.Line).FeesFor(l.Reason)
-				in = append(in, domain.RefundInput{LineID: l.LineID, Value: l.UnitPrice.Mul(l.Quantity), Reason: l.Reason, Fees: &fees})
+				in = append(in, policy.RefundInputFor(req, l.Line, l.Reason, l.Value()))
 			}
 		}
 		page.Preview = domain.ComputeRefunds(policy, in, ret.TrackingNumber != "")

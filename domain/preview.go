@@ -124,8 +124,7 @@ func PreviewRequest(p Policy, version int, req Request, at time.Time, h Customer
 		case !le.Eligible:
 		case given.Reason != "" && given.Resolution != "":
 			if l.Resolution.PaysMoney() {
-				fees := lp.FeesFor(l.Reason)
-				estimates = append(estimates, RefundInput{LineID: l.LineID, Value: l.Value(), Reason: l.Reason, Fees: &fees})
+				estimates = append(estimates, p.RefundInputFor(filled, l, l.Reason, l.Value()))
 			}
 		default:
 			lv.RefundByReason = map[Reason]Money{}

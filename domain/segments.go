@@ -164,6 +164,15 @@ func (p Policy) ForLine(req Request, l Line) Policy {
 	return out
 }
 
+// RefundInputFor is a line's input to ComputeRefunds under the policy: its
+// value (the paid value, or the passed units' share), a reason, and the fee
+// row of the line's segment rule if one matched. The workflow, the preview,
+// what-if and the console all build it here, so they charge the same fees.
+func (p Policy) RefundInputFor(req Request, l Line, reason Reason, value Money) RefundInput {
+	fees := p.ForLine(req, l).FeesFor(reason)
+	return RefundInput{LineID: l.LineID, Value: value, Reason: reason, Fees: &fees}
+}
+
 // AppliedRule says which rule decided what, for the return's view: "VIP
 // (tier vip): auto-approved".
 type AppliedRule struct {

@@ -154,8 +154,7 @@ func replayOne(p Policy, req Request, at time.Time, h CustomerHistory, f *WhatIf
 			label = true
 		}
 		if l.Resolution.PaysMoney() {
-			fees := p.ForLine(req, l).FeesFor(l.Reason)
-			inputs = append(inputs, RefundInput{LineID: l.LineID, Value: l.Value(), Reason: l.Reason, Fees: &fees})
+			inputs = append(inputs, p.RefundInputFor(req, l, l.Reason, l.Value()))
 		}
 	}
 	for _, rf := range ComputeRefunds(p, inputs, label) {

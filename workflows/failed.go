@@ -30,6 +30,16 @@ func failedUnits(l domain.LineState) int {
 	return 0
 }
 
+// failedPurpose is the key purpose of moving a line's failed units: the
+// line's only movement when it failed whole, a second one beside the
+// passed units' for a partial result.
+func failedPurpose(l domain.LineState) string {
+	if l.Inspection.Result == domain.InspectionPartial {
+		return "disposition-failed"
+	}
+	return "disposition"
+}
+
 // answerFailed asks the customer about every failed line and carries out
 // the answers; disputes go to support.
 func (r *returnRun) answerFailed(ctx workflow.Context, lines []string) error {
@@ -95,11 +105,7 @@ func (r *returnRun) returnFee(l domain.LineState) domain.Money {
 func (r *returnRun) settleFailed(ctx workflow.Context, l *domain.LineState, choice string) error {
 	units := failedUnits(*l)
 	if choice == AnswerDispose {
-		purpose := "disposition"
-		if l.Inspection.Result == domain.InspectionPartial {
-			purpose = "disposition-failed"
-		}
-		return r.moveUnits(ctx, l, domain.DispositionDispose, units, purpose)
+		return r.moveUnits(ctx, l, domain.DispositionDispose, units, failedPurpose(*l))
 	}
 	if fee := r.returnFee(*l); fee.Amount > 0 {
 		key := activities.Key(r.in.RMAID, l.LineID, "return-to-customer-fee")
@@ -154,10 +160,7 @@ func (r *returnRun) reviewDisputes(ctx workflow.Context, lines []string, def str
 		delete(r.awaiting, "dispute:"+id)
 		d, l := r.decisions[id], r.v.Line(id)
 		if d.Decision == "overturn" {
-			units, purpose := failedUnits(*l), "disposition"
-			if l.Inspection.Result == domain.InspectionPartial {
-				purpose = "disposition-failed"
-			}
+			units, purpose := failedUnits(*l), failedPurpose(*l)
 			l.Inspection.Result, l.Inspection.PassedUnits, l.Inspection.Disposition = domain.InspectionPass, 0, domain.DispositionRestock
 			r.addTimeline(ctx, "inspection_overturned", d.Actor, strings.TrimSpace(id+": "+d.Note))
 			r.tell("dispute_overturned", map[string]string{"line_id": id, "sku": l.SKU})

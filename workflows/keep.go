@@ -31,7 +31,7 @@ func (r *returnRun) ruleKeepOffer(in KeepOfferInput) error {
 		return refuse(ErrInvalidTransition, "cannot offer a discount to keep the item: line %s already has an offer", in.LineID)
 	case in.Amount.Currency != l.Value().Currency || in.Amount.Amount > l.Value().Amount:
 		return refuse(ErrInvalidInput, "amount: must be in %s and at most the line's %s", l.Value().Currency, l.Value())
-	case r.p.Overrides.NeedsAdmin(in.Amount.Amount) && !domain.HasAnyRole(in.ActorRoles, []string{domain.RoleAdmin}):
+	case r.beyondSupport(in.Amount.Amount, in.ActorRoles):
 		return refuse(ErrForbidden, "cannot offer a discount to keep the item: %s is beyond the support limit of %s; the admin role is needed",
 			in.Amount, domain.Money{Amount: r.p.Overrides.SupportLimit, Currency: in.Amount.Currency})
 	}

@@ -203,6 +203,25 @@ func (r *returnRun) registerHandlers(ctx workflow.Context) error {
 	return nil
 }
 
+// queued counts the queued, not yet applied commands of a name (the caps
+// count them with what is already applied).
+func (r *returnRun) queued(name string) int {
+	n := 0
+	for _, c := range r.inbox {
+		if c.name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// beyondSupport reports an amount of money (an override's change, a
+// goodwill grant, a keep offer) beyond the policy's support limit sent by
+// an actor without the admin role.
+func (r *returnRun) beyondSupport(amount int64, roles []string) bool {
+	return r.p.Overrides.NeedsAdmin(amount) && !domain.HasAnyRole(roles, []string{domain.RoleAdmin})
+}
+
 // pending reports a queued, not yet applied command of a name.
 func (r *returnRun) pending(name string) bool {
 	for _, c := range r.inbox {
@@ -451,13 +470,7 @@ func (r *returnRun) ruleChecks(i int, l domain.LineState, it InspectionItem) err
 }
 
 func (r *returnRun) ruleNote(NoteInput) error {
-	n := len(r.v.Notes)
-	for _, c := range r.inbox {
-		if c.name == UpdateNote {
-			n++
-		}
-	}
-	if n >= domain.MaxNotes {
+	if len(r.v.Notes)+r.queued(UpdateNote) >= domain.MaxNotes {
 		return refuse(ErrInvalidInput, "note: a return holds at most %d notes", domain.MaxNotes)
 	}
 	return nil
@@ -592,12 +605,7 @@ func (r *returnRun) applyNote(ctx workflow.Context, in NoteInput) error {
 // (each is a history event and a publication), and a warehouse user
 // taking a return that does not wait on the warehouse.
 func (r *returnRun) ruleAssign(in AssignInput) error {
-	n := r.assignments
-	for _, c := range r.inbox {
-		if c.name == UpdateAssign {
-			n++
-		}
-	}
+	n := r.assignments + r.queued(UpdateAssign)
 	switch {
 	case in.Assignee == r.v.Assignee && (in.Team == "" || in.Team == r.v.Team):
 		return refuse(ErrInvalidTransition, "cannot assign: return %s is already assigned to %s", r.in.RMAID, in.Assignee)
@@ -700,7 +708,7 @@ func (r *returnRun) ruleOverrideRefund(in OverrideRefundInput) error {
 	}
 	o := overrideOf(in)
 	size := o.Size(r.policyRefund(*l))
-	if r.p.Overrides.NeedsAdmin(size) && !domain.HasAnyRole(in.ActorRoles, []string{domain.RoleAdmin}) {
+	if r.beyondSupport(size, in.ActorRoles) {
 		return refuse(ErrForbidden, "cannot override the refund: it changes line %s's refund by %s, beyond the support limit of %s; the admin role is needed",
 			in.LineID, domain.Money{Amount: size, Currency: l.Value().Currency}, domain.Money{Amount: r.p.Overrides.SupportLimit, Currency: l.Value().Currency})
 	}
@@ -742,18 +750,13 @@ func (r *returnRun) applyOverrideRefund(ctx workflow.Context, in OverrideRefundI
 // ruleGoodwill: within the cap, in the return's currency, and beyond the
 // support limit only from an admin.
 func (r *returnRun) ruleGoodwill(in GoodwillInput) error {
-	n := len(r.v.Goodwill)
-	for _, c := range r.inbox {
-		if c.name == UpdateGoodwill {
-			n++
-		}
-	}
+	n := len(r.v.Goodwill) + r.queued(UpdateGoodwill)
 	switch cur := r.req.Currency(); {
 	case n >= MaxGoodwillGrants:
 		return refuse(ErrInvalidInput, "goodwill: a return holds at most %d grants", MaxGoodwillGrants)
 	case in.Amount.Currency != cur:
 		return refuse(ErrInvalidInput, "amount.currency: must be %s, the return's currency", cur)
-	case r.p.Overrides.NeedsAdmin(in.Amount.Amount) && !domain.HasAnyRole(in.ActorRoles, []string{domain.RoleAdmin}):
+	case r.beyondSupport(in.Amount.Amount, in.ActorRoles):
 		return refuse(ErrForbidden, "cannot grant goodwill: %s is beyond the support limit of %s; the admin role is needed",
 			in.Amount, domain.Money{Amount: r.p.Overrides.SupportLimit, Currency: cur})
 	}

@@ -117,7 +117,7 @@ func (r *returnRun) applyDisposition(ctx workflow.Context, l *domain.LineState) 
 			l.OutboundTracking = tracking
 			return err
 		}
-		return r.moveUnits(ctx, l, in.FailDisposition, l.Quantity-in.PassedUnits, "disposition-failed")
+		return r.moveUnits(ctx, l, in.FailDisposition, failedUnits(*l), failedPurpose(*l))
 	}
 	return r.moveUnits(ctx, l, d, l.Quantity, "disposition")
 }
@@ -185,11 +185,9 @@ func (r *returnRun) refundLines(ctx workflow.Context, why string, pick func(doma
 	for i, l := range r.v.Lines {
 		if l.Eligible && l.Resolution.PaysMoney() && l.Refund == nil && pick(l) {
 			idx = append(idx, i)
-			// The line's fee row is its segment rule's, if one matched;
-			// a loss of value the inspection recorded is deducted.
-			fees := r.p.ForLine(r.req, l.Line).FeesFor(l.Reason)
-			// A partial inspection pays the passed units only.
-			in := domain.RefundInput{LineID: l.LineID, Value: l.PaidValue(), Reason: l.Reason, Fees: &fees}
+			// A partial inspection pays the passed units only; a loss of
+			// value the inspection recorded is deducted.
+			in := r.p.RefundInputFor(r.req, l.Line, l.Reason, l.PaidValue())
 			if l.Inspection != nil && l.Inspection.ValueLoss != nil {
 				in.Deduction = l.Inspection.ValueLoss.Amount
 			}
