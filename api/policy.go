@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/rma-dev/rma/domain"
 	"github.com/rma-dev/rma/store"
-	"github.com/rma-dev/rma/webhook"
 	"github.com/rma-dev/rma/workflows"
 )
 
@@ -167,14 +165,8 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, p Principal) {
 // that cannot take the stock keeps waiting. Each event is answered with
 // the returns told, so the inventory system may retry the others.
 func (s *Server) inventoryWebhook(w http.ResponseWriter, r *http.Request, _ Principal) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", "webhook bodies are at most 64 KiB")
-		return
-	}
-	if err := webhook.Verify(s.cfg.WebhookSecret, r.Header.Get(webhook.Header), body, s.cfg.Now()); err != nil {
-		s.log.Warn("webhook refused", zap.Error(err))
-		writeErr(w, http.StatusUnauthorized, "invalid_signature", err.Error())
+	body, ok := s.signedBody(w, r)
+	if !ok {
 		return
 	}
 	var ev workflows.RestockEvent

@@ -411,14 +411,8 @@ func (s *Server) survey(w http.ResponseWriter, r *http.Request, p Principal) {
 // parcel no return owns yet is kept and answered 503 with Retry-After, so
 // the carrier sends it again; a replay changes nothing and answers 409.
 func (s *Server) carrierWebhook(w http.ResponseWriter, r *http.Request, _ Principal) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", "webhook bodies are at most 64 KiB")
-		return
-	}
-	if err := webhook.Verify(s.cfg.WebhookSecret, r.Header.Get(webhook.Header), body, s.cfg.Now()); err != nil {
-		s.log.Warn("webhook refused", zap.Error(err))
-		writeErr(w, http.StatusUnauthorized, "invalid_signature", err.Error())
+	body, ok := s.signedBody(w, r)
+	if !ok {
 		return
 	}
 	ev, err := parseCarrierEvent(body, s.cfg.Now())
@@ -465,6 +459,22 @@ func (s *Server) carrierWebhook(w http.ResponseWriter, r *http.Request, _ Princi
 	}
 	log.Info("carrier event", zap.Bool("signalled", rt.Routing == store.Signal))
 	writeJSON(w, http.StatusAccepted, map[string]string{"rma_id": rt.RMAID, "event_id": ev.EventID})
+}
+
+// signedBody reads a partner webhook's body (at most 64 KiB) and checks
+// its X-RMA-Signature; on a refusal it has answered.
+func (s *Server) signedBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeErr(w, http.StatusRequestEntityTooLarge, "body_too_large", "webhook bodies are at most 64 KiB")
+		return nil, false
+	}
+	if err := webhook.Verify(s.cfg.WebhookSecret, r.Header.Get(webhook.Header), body, s.cfg.Now()); err != nil {
+		s.log.Warn("webhook refused", zap.String("path", r.URL.Path), zap.Error(err))
+		writeErr(w, http.StatusUnauthorized, "invalid_signature", err.Error())
+		return nil, false
+	}
+	return body, true
 }
 
 // parseCarrierEvent reads a webhook body strictly: one JSON object of

@@ -56,20 +56,28 @@ func New(st *store.Store, n activities.Notifier, log *zap.Logger, o Options) *Re
 
 // Run delivers until ctx ends.
 func (r *Relay) Run(ctx context.Context) error {
-	l, err := r.st.Listen(store.OutboxChannel, func(err error) { r.log.Warn("outbox listener", zap.Error(err)) })
+	return loop(ctx, r.st, store.OutboxChannel, r.log, r.o.MaxBackoff, r.Drain, r.st.NextNoticeAt)
+}
+
+// loop is a relay's life: drain what is due, then sleep until the next
+// item is due (at most maxWait) or the channel is NOTIFYed, until ctx
+// ends. Never a polling interval.
+func loop(ctx context.Context, st *store.Store, channel string, log *zap.Logger, maxWait time.Duration,
+	drain func(context.Context) error, next func(context.Context) (time.Time, bool, error)) error {
+	l, err := st.Listen(channel, func(err error) { log.Warn("listener", zap.String("channel", channel), zap.Error(err)) })
 	if err != nil {
 		return err
 	}
 	defer l.Close()
 	for {
-		if err := r.Drain(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("relay round failed", zap.Error(err))
+		if err := drain(ctx); err != nil && ctx.Err() == nil {
+			log.Error("relay round failed", zap.Error(err))
 		}
-		wait := r.o.MaxBackoff
-		if at, ok, err := r.st.NextNoticeAt(ctx); err == nil && ok {
+		wait := maxWait
+		if at, ok, err := next(ctx); err == nil && ok {
 			wait = max(time.Until(at), 0) + 10*time.Millisecond
 		}
-		t := time.NewTimer(min(wait, r.o.MaxBackoff))
+		t := time.NewTimer(min(wait, maxWait))
 		select {
 		case <-ctx.Done():
 			t.Stop()

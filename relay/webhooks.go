@@ -88,29 +88,7 @@ func refusePrivate(_, address string, _ syscall.RawConn) error {
 
 // Run delivers until ctx ends.
 func (w *Webhooks) Run(ctx context.Context) error {
-	l, err := w.st.Listen(store.WebhookChannel, func(err error) { w.log.Warn("webhook listener", zap.Error(err)) })
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	for {
-		if err := w.Drain(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("webhook round failed", zap.Error(err))
-		}
-		wait := w.o.MaxBackoff
-		if at, ok, err := w.st.NextDeliveryAt(ctx); err == nil && ok {
-			wait = max(time.Until(at), 0) + 10*time.Millisecond
-		}
-		t := time.NewTimer(min(wait, w.o.MaxBackoff))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-l.Notify:
-		case <-t.C:
-		}
-		t.Stop()
-	}
+	return loop(ctx, w.st, store.WebhookChannel, w.log, w.o.MaxBackoff, w.Drain, w.st.NextDeliveryAt)
 }
 
 // Drain sends every delivery that is due now.

@@ -169,11 +169,7 @@ VALUES ($1, $2, `+placeholders(3, 33)+`, $36, false, $37, $38, $39, now())`, arg
   INSERT INTO webhook_events (event_id, rma_id, type, data)
   SELECT e.event_id, $1, e.type, $2::jsonb FROM jsonb_to_recordset($3::jsonb) AS e(event_id text, type text)
   ON CONFLICT (event_id) DO NOTHING RETURNING seq, rma_id, type
-), dels AS (
-  INSERT INTO webhook_deliveries (endpoint_id, event_seq, rma_id)
-  SELECT e.id, evs.seq, evs.rma_id FROM evs JOIN webhook_endpoints e ON e.deleted_at IS NULL AND (evs.type = ANY (e.events) OR '*' = ANY (e.events))
-  RETURNING 1
-)
+), `+deliveriesCTE+`
 SELECT pg_notify('`+WebhookChannel+`', '') WHERE EXISTS (SELECT 1 FROM dels)`, r.ID, doc, string(events)); err != nil {
 		return fmt.Errorf("queue events of %s: %w", r.ID, err)
 	}

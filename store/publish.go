@@ -169,11 +169,7 @@ func publishSQL() string {
   ) x ORDER BY x.ord
   ON CONFLICT (event_id) DO NOTHING
   RETURNING seq, rma_id, type
-), dels AS (
-  INSERT INTO webhook_deliveries (endpoint_id, event_seq, rma_id)
-  SELECT e.id, evs.seq, evs.rma_id FROM evs JOIN webhook_endpoints e ON e.deleted_at IS NULL AND (evs.type = ANY (e.events) OR '*' = ANY (e.events))
-  RETURNING 1
-)
+), ` + deliveriesCTE + `
 SELECT (SELECT count(*) FROM ret),
   (SELECT pg_notify('` + OutboxChannel + `', '') WHERE EXISTS (SELECT 1 FROM notices) OR EXISTS (SELECT 1 FROM released)),
   (SELECT pg_notify('` + WebhookChannel + `', '') WHERE EXISTS (SELECT 1 FROM dels))`

@@ -18,6 +18,20 @@ import (
 	"github.com/rma-dev/rma/activities"
 )
 
+// deliveriesCTE queues a delivery of each event just written (the evs
+// CTE: seq, rma_id, type) for every live endpoint that takes its type; the
+// publication and the opening write events with it.
+const deliveriesCTE = `dels AS (
+  INSERT INTO webhook_deliveries (endpoint_id, event_seq, rma_id)
+  SELECT e.id, evs.seq, evs.rma_id FROM evs JOIN webhook_endpoints e ON e.deleted_at IS NULL AND (evs.type = ANY (e.events) OR '*' = ANY (e.events))
+  RETURNING 1
+)`
+
+// headDelivery holds for a pending delivery d that is its return's oldest
+// to its endpoint: only those may go, so a return's events arrive in order.
+const headDelivery = `NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = d.endpoint_id AND o.rma_id = d.rma_id AND o.status = 'pending'
+      AND (o.event_seq, o.id) < (d.event_seq, d.id))`
+
 // WebhookChannel is NOTIFYed when deliveries are queued, waking the relay.
 const WebhookChannel = "rma_webhooks"
 
@@ -238,8 +252,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, n int, lease time.Duration)
   SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
   WHERE d.status = 'pending' AND d.next_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
     AND NOT e.paused AND e.deleted_at IS NULL
-    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = d.endpoint_id AND o.rma_id = d.rma_id AND o.status = 'pending'
-      AND (o.event_seq, o.id) < (d.event_seq, d.id))
+    AND `+headDelivery+`
   ORDER BY d.event_seq, d.id LIMIT $1 FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
   UPDATE webhook_deliveries d SET lease_until = now() + $2::interval FROM c WHERE d.id = c.id
@@ -327,8 +340,7 @@ func (s *Store) NextDeliveryAt(ctx context.Context) (time.Time, bool, error) {
 	// not wake the relay in a loop.
 	if err := s.db.QueryRowContext(ctx, `SELECT min(greatest(d.next_at, coalesce(d.lease_until, d.next_at))) FROM webhook_deliveries d
   JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' AND NOT e.paused AND e.deleted_at IS NULL
-    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.endpoint_id = d.endpoint_id AND o.rma_id = d.rma_id AND o.status = 'pending'
-      AND (o.event_seq, o.id) < (d.event_seq, d.id))`).Scan(&at); err != nil {
+    AND `+headDelivery).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next delivery: %w", err)
 	}
 	return at.Time, at.Valid, nil
